@@ -1,0 +1,135 @@
+"""The Lumenize Mesh model's configuration: real constants, fix flags, planted bugs.
+
+``faithful`` is the default and models the real code at ``lumenize/lumenize@100dc455``,
+weaknesses included. Each weakness has its own *fix flag*; preset ``fixed`` turns them all
+on, so one world can show a bug and its fix side by side. *Mutants* are bugs the real code
+does not have, planted on purpose to measure how quickly exploration finds a bug (the zoo).
+
+The config is a frozen value and goes into every trace header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from simulator.clock import Time, ms, s
+from simulator.errors import ConfigError
+
+#: Fix flags: each corrects one real weakness (``lumenize-mesh.md`` section 6).
+FIXES: dict[str, str] = {
+    "superseded_client_stays_down": (
+        "A client closed with 4409 (a newer tab took over its instanceName) does not reconnect, "
+        "so two tabs sharing an instanceName cannot ping-pong."
+    ),
+    "jittered_backoff": (
+        "Reconnect delays use full jitter, U(0, min(30000, 1000*2^n)) ms, so clients dropped "
+        "together do not come back in lockstep."
+    ),
+    "resubscribe_after_fanout_drop": (
+        "When the broadcaster drops a subscriber row after a failed fan-out, it tells the client "
+        "(via the gateway's next connection_status) to resubscribe; no silent subscription loss."
+    ),
+    "reject_calls_on_socket_close": (
+        "Awaited calls are rejected when their socket closes: the client rejects sent calls "
+        "with no answer, the gateway rejects its pending mesh->client calls; nothing hangs."
+    ),
+    "rejected_upgrade_terminal": (
+        "A rejected upgrade (403 from the access gate) is visible to the client and terminal "
+        "(onLoginRequired), rather than a 1006 that is retried forever."
+    ),
+}
+
+#: Planted bugs for the bug zoo; none is in the real code.
+MUTANTS: dict[str, str] = {
+    "waiters_not_resolved_on_accept": "The gateway forgets to resolve parked calls when a client reconnects.",
+    "alarm_not_deleted_on_accept": "The gateway keeps the grace alarm after a reconnect.",
+    "subscription_required_after_close": "subscriptionRequired is computed after closing old sockets.",
+    "no_stale_close_guard": "The client reacts to a close event from a socket that is no longer current.",
+    "refresh_not_single_flight": "ensureFreshToken starts a new refresh even when one is in flight.",
+    "queue_flushed_twice": "The client flushes its queued calls on open and again on connection_status.",
+    "grace_alarm_on_4409": "The gateway arms the grace alarm on a 4409 close too.",
+    "no_token_check_on_mesh_call": "The gateway forwards mesh->client calls without checking exp.",
+    "backoff_never_reset": "The client's reconnect attempt counter is never reset on open.",
+    "alarm_handler_raises": "The gateway's alarm() raises after rejecting waiters, so it is retried.",
+    "parked_call_delivered_twice": "A parked mesh->client call is forwarded on reconnect and again on the next frame.",
+}
+
+PRESETS = ("faithful", "fixed")
+
+
+def _check_names(kind: str, known: dict[str, str]):  # type: ignore[no-untyped-def]
+    def check(_inst: Any, _attr: Any, value: frozenset[str]) -> None:
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown {kind}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+    return check
+
+
+@frozen
+class LumenizeConfig:
+    """Every constant the model uses, with the real defaults (ms unless noted)."""
+
+    grace: Time = ms(5000)
+    client_call_timeout: Time = ms(30000)
+    heartbeat_interval: Time = ms(30000)
+    reconnect_initial: Time = ms(1000)
+    reconnect_max: Time = ms(30000)
+    max_queue: int = 100
+    queued_call_timeout: Time = ms(30000)
+    refresh_lead_s: int = 30  # the client refreshes when exp - 30 <= now_s
+    access_ttl_s: int = 900
+    refresh_ttl_s: int = 2_592_000
+    rate_limit_per_minute: int = 0  # 0: no per-user limit
+    tab_probe: Time = ms(50)
+    fixes: frozenset[str] = field(default=frozenset(), converter=frozenset,
+                                  validator=_check_names("fix flag", FIXES))
+    mutants: frozenset[str] = field(default=frozenset(), converter=frozenset,
+                                    validator=_check_names("mutant", MUTANTS))
+
+    def fixed(self, name: str) -> bool:
+        return name in self.fixes
+
+    def mutant(self, name: str) -> bool:
+        return name in self.mutants
+
+    @property
+    def variant(self) -> str:
+        if self.mutants:
+            return "mutant:" + "+".join(sorted(self.mutants))
+        if self.fixes == frozenset(FIXES):
+            return "fixed"
+        if not self.fixes:
+            return "faithful"
+        return "custom"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self)
+        d["fixes"] = sorted(self.fixes)
+        d["mutants"] = sorted(self.mutants)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LumenizeConfig:
+        names = {a.name for a in attrs.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def preset(name: str, **overrides: Any) -> LumenizeConfig:
+    """``faithful`` (the real code) or ``fixed`` (every fix flag on), with overrides."""
+    if name == "faithful":
+        base = LumenizeConfig()
+    elif name == "fixed":
+        base = LumenizeConfig(fixes=frozenset(FIXES))
+    else:
+        raise ConfigError(f"unknown variant {name!r} (choose from: {', '.join(PRESETS)})")
+    return attrs.evolve(base, **overrides) if overrides else base
+
+
+DEFAULT_GRACE_TEST_MODE: Time = s(60)  # LUMENIZE_MESH_TEST_MODE, for reference

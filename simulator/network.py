@@ -1,0 +1,461 @@
+"""A simulated network with WebSocket-semantics connections and HTTP-style exchanges.
+
+Theory of operation
+-------------------
+A connection has two ends, the *client* (the host that opened it) and the *server*
+(the host that accepted it, possibly after a Worker forwarded the upgrade). Each end has
+its own view of the socket: CONNECTING, OPEN, CLOSING or CLOSED. Views change only when
+something reaches that end, after the link's latency, which is how "the client still
+thinks it is connected" happens naturally.
+
+Messages are FIFO per direction: a message never arrives before one sent earlier on the
+same connection in the same direction, even with jitter.
+
+Faults are calls, not probabilities. ``drop`` breaks the transport and both ends see
+1006 after their own delay. ``half_open`` breaks it with one end told and the other
+believing it is still OPEN until it sends (then it learns, after ``rto``). A
+``partition`` blocks new traffic from one host to another: a message sent across it
+breaks the connection the same way (the sender learns after ``rto``, the receiver finds
+out when it sends). ``crash`` of a host is applied by the world: every connection it has
+breaks, peers see 1006 after ``crash_detect``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field
+
+from .clock import Time, ms, s
+from .messages import (
+    CLOSE_ABNORMAL,
+    ConnectRequested,
+    HttpFailed,
+    HttpRequestReceived,
+    HttpResponse,
+    WsClosed,
+    WsMessage,
+    WsOpened,
+    WsRejected,
+)
+from .node import SocketView
+from .trace import SYS
+
+if TYPE_CHECKING:
+    from .world import World
+
+CONNECTING, OPEN, CLOSING, CLOSED = "CONNECTING", "OPEN", "CLOSING", "CLOSED"
+CLIENT, SERVER = "client", "server"
+
+
+@define
+class LinkParams:
+    latency: Time
+    jitter: Time = 0
+
+
+@define
+class NetworkConfig:
+    """Defaults for every link; ``World(network=NetworkConfig(...))`` overrides them."""
+
+    latency: Time = ms(10)
+    jitter: Time = 0
+    rto: Time = s(1)  # how long a sender takes to learn its transport is dead
+    crash_detect: Time = ms(10)  # a crashed host's peers see 1006 after this (RST)
+    connect_timeout: Time = s(10)  # an upgrade across a partition fails after this
+    http_unreachable: Time = s(5)  # an HTTP exchange across a partition fails after this
+
+
+@define(eq=False)
+class Connection:
+    id: str
+    client: str
+    target: str  # the host the upgrade is currently addressed to
+    request: dict
+    server: str | None = None
+    client_state: str = CONNECTING
+    server_state: str | None = None
+    attachment: Any = None
+    broken: bool = False  # the transport is dead; nothing more is delivered
+    aborted: bool = False  # the client closed before the upgrade was answered
+    believers: set[str] = field(factory=set)  # ends not yet told the transport died
+    last_arrival: dict[str, Time] = field(factory=dict)  # per direction, for FIFO
+    opened_at: Time | None = None
+
+    def state_of(self, end: str) -> str | None:
+        return self.client_state if end == CLIENT else self.server_state
+
+    def host_of(self, end: str) -> str | None:
+        return self.client if end == CLIENT else self.server
+
+    def end_of(self, host: str) -> str:
+        return CLIENT if host == self.client else SERVER
+
+
+@define(eq=False)
+class Exchange:
+    req: str
+    client: str
+    server: str
+    timeout_entry: list | None = None
+    done: bool = False
+
+
+class Network:
+    """Owned by a :class:`~simulator.world.World`; models reach it only through effects."""
+
+    def __init__(self, world: World, config: NetworkConfig) -> None:
+        self.world = world
+        self.config = config
+        self.rng = world.rng.stream("network")
+        self.links: dict[tuple[str, str], LinkParams] = {}
+        self.blocked: set[tuple[str, str]] = set()
+        self.conns: dict[str, Connection] = {}
+        self.exchanges: dict[str, Exchange] = {}
+        self.auto_responses: dict[str, dict[str, str]] = {}
+
+    # ---------------------------------------------------------------- links and faults
+    def latency(self, a: str, b: str) -> Time:
+        link = self.links.get((a, b))
+        if link is None:
+            base, jitter = self.config.latency, self.config.jitter
+        else:
+            base, jitter = link.latency, link.jitter
+        return base + (self.rng.randint(0, jitter) if jitter else 0)
+
+    def set_link(self, a: str, b: str, latency: Time, jitter: Time = 0, both: bool = True) -> None:
+        self.links[(a, b)] = LinkParams(latency, jitter)
+        if both:
+            self.links[(b, a)] = LinkParams(latency, jitter)
+
+    def is_blocked(self, a: str, b: str) -> bool:
+        return bool(self.blocked) and (a, b) in self.blocked
+
+    def partition(self, a: str, b: str, one_way: bool = False) -> None:
+        self.blocked.add((a, b))
+        if not one_way:
+            self.blocked.add((b, a))
+
+    def heal(self, a: str | None = None, b: str | None = None) -> None:
+        if a is None:
+            self.blocked.clear()
+            return
+        self.blocked.discard((a, b))  # type: ignore[arg-type]
+        self.blocked.discard((b, a))  # type: ignore[arg-type]
+
+    def _sys(self, actor: str, type_: str, **data: Any) -> None:
+        self.world.trace.record(self.world.now, actor, SYS, type_, data)
+
+    def _deliver_at(self, when: Time, host: str, inp: Any) -> None:
+        self.world.deliver_at(when, host, inp)
+
+    def _tell_closed(self, conn: Connection, end: str, delay: Time, code: int, reason: str,
+                     clean: bool) -> None:
+        """Schedule the CLOSED notice for one end (once)."""
+        host = conn.host_of(end)
+        if host is None or conn.state_of(end) in (CLOSED, None):
+            return
+        if end == CLIENT:
+            conn.client_state = CLOSED
+        else:
+            conn.server_state = CLOSED
+        conn.believers.discard(end)
+        self._deliver_at(self.world.now + delay, host, WsClosed(conn.id, code, reason, clean))
+
+    def _break(self, conn: Connection, told: dict[str, Time], reason: str) -> None:
+        """The transport dies. Ends in ``told`` learn after their delay; the rest believe."""
+        if conn.broken:
+            return
+        conn.broken = True
+        for end in (CLIENT, SERVER):
+            if conn.state_of(end) in (None, CLOSED):
+                continue
+            if end in told:
+                self._tell_closed(conn, end, told[end], CLOSE_ABNORMAL, reason, False)
+            else:
+                conn.believers.add(end)
+
+    def drop(self, conn_id: str, client_delay: Time | None = None,
+             server_delay: Time | None = None) -> None:
+        conn = self.conns[conn_id]
+        d = self.config.latency
+        self._break(conn, {CLIENT: d if client_delay is None else client_delay,
+                           SERVER: d if server_delay is None else server_delay}, "dropped")
+
+    def half_open(self, conn_id: str, believer: str = SERVER, delay: Time | None = None) -> None:
+        conn = self.conns[conn_id]
+        other = CLIENT if believer == SERVER else SERVER
+        self._break(conn, {other: self.config.latency if delay is None else delay}, "half-open")
+
+    def crash_host(self, host: str) -> None:
+        """Every connection and exchange touching ``host`` fails; peers see it soon."""
+        detect = self.config.crash_detect
+        for conn in list(self.conns.values()):
+            if conn.client == host or conn.server == host or (
+                conn.server is None and conn.target == host
+            ):
+                if conn.client == host:
+                    conn.client_state = CLOSED
+                if conn.server == host:
+                    conn.server_state = CLOSED
+                if conn.server is None and conn.target == host and conn.client != host:
+                    conn.broken = True
+                    if conn.client_state == CONNECTING:
+                        conn.client_state = CLOSED
+                        self._deliver_at(self.world.now + detect, conn.client,
+                                         WsRejected(conn.id, 0, "host crashed"))
+                    continue
+                self._break(conn, {CLIENT: detect, SERVER: detect}, "host crashed")
+        for ex in list(self.exchanges.values()):
+            if ex.done:
+                continue
+            if ex.server == host:
+                self._finish(ex)
+                self._deliver_at(self.world.now + detect, ex.client,
+                                 HttpFailed(ex.req, "connection lost: peer crashed"))
+            elif ex.client == host:
+                self._finish(ex)
+        self.auto_responses.pop(host, None)
+        self._gc()
+
+    def _gc(self) -> None:
+        dead = [cid for cid, c in self.conns.items()
+                if c.client_state == CLOSED and c.server_state in (None, CLOSED)]
+        for cid in dead:
+            del self.conns[cid]
+
+    # ---------------------------------------------------------------- WebSocket effects
+    def open(self, client: str, conn_id: str, to: str, request: dict) -> None:
+        conn = Connection(conn_id, client, to, dict(request))
+        self.conns[conn_id] = conn
+        self._route_upgrade(conn, client, to)
+
+    def _route_upgrade(self, conn: Connection, frm: str, to: str) -> None:
+        now = self.world.now
+        conn.target = to
+        if self.is_blocked(frm, to) or self.is_blocked(to, frm):
+            conn.broken = True
+            conn.client_state = CLOSED
+            self._deliver_at(now + self.config.connect_timeout, conn.client,
+                             WsRejected(conn.id, 0, "unreachable"))
+            return
+        if not self.world.host_reachable(to):
+            conn.broken = True
+            conn.client_state = CLOSED
+            self._deliver_at(now + self.latency(frm, to) * 2, conn.client,
+                             WsRejected(conn.id, 0, "connection refused"))
+            return
+        self.world.schedule(now + self.latency(frm, to), self._arrive_upgrade, (conn, to))
+
+    def _arrive_upgrade(self, arg: tuple[Connection, str]) -> None:
+        conn, to = arg
+        if conn.broken:
+            return
+        if not self.world.host_up(to):
+            conn.broken = True
+            conn.client_state = CLOSED
+            self._deliver_at(self.world.now + self.latency(to, conn.client), conn.client,
+                             WsRejected(conn.id, 0, "connection refused"))
+            return
+        self.world.deliver_now(to, ConnectRequested(conn.id, conn.client, conn.request))
+
+    def accept(self, server: str, conn_id: str, attachment: Any, response: dict) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is None or conn.broken:
+            self._sys(server, "accept.ignored", conn=conn_id)
+            return
+        conn.server = server
+        conn.server_state = OPEN
+        conn.attachment = attachment
+        conn.opened_at = self.world.now
+        if conn.aborted:
+            self._tell_closed(conn, SERVER, self.latency(conn.client, server), CLOSE_ABNORMAL,
+                              "client went away", False)
+            return
+        self._send_dir(conn, SERVER, ("open", response))
+
+    def reject(self, server: str, conn_id: str, status: int, reason: str) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is None or conn.broken:
+            return
+        conn.broken = True
+        if conn.client_state == CONNECTING:
+            conn.client_state = CLOSED
+            self._deliver_at(self.world.now + self.latency(server, conn.client), conn.client,
+                             WsRejected(conn_id, status, reason))
+        self._gc()
+
+    def forward(self, host: str, conn_id: str, to: str, request: dict) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is None or conn.broken:
+            return
+        conn.request = dict(request)
+        self._route_upgrade(conn, host, to)
+
+    def set_attachment(self, server: str, conn_id: str, attachment: Any) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is not None and conn.server == server:
+            conn.attachment = attachment
+
+    def send(self, host: str, conn_id: str, data: Any) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is None:
+            self._sys(host, "send.dropped", conn=conn_id, why="unknown connection")
+            return
+        end = conn.end_of(host)
+        if conn.state_of(end) != OPEN:
+            self._sys(host, "send.dropped", conn=conn_id, why=f"socket {conn.state_of(end)}")
+            return
+        self._send_dir(conn, end, ("msg", data))
+
+    def _send_dir(self, conn: Connection, end: str, payload: tuple[str, Any]) -> None:
+        """Put a frame from ``end`` on the wire (an open notice, a message or a close)."""
+        src = conn.host_of(end)
+        dst_end = SERVER if end == CLIENT else CLIENT
+        dst = conn.host_of(dst_end)
+        assert src is not None and dst is not None
+        now = self.world.now
+        if conn.broken:
+            if end in conn.believers:  # a half-open end finds out by sending
+                self._sys(src, "frame.lost", conn=conn.id, why="transport dead")
+                self._tell_closed(conn, end, self.config.rto, CLOSE_ABNORMAL, "transport dead",
+                                  False)
+            return
+        if self.is_blocked(src, dst):
+            self._sys(src, "frame.lost", conn=conn.id, why="partitioned")
+            self._break(conn, {end: self.config.rto}, "partitioned")
+            return
+        arrival = now + self.latency(src, dst)
+        last = conn.last_arrival.get(end, 0)
+        if arrival < last:
+            arrival = last
+        conn.last_arrival[end] = arrival
+        self.world.schedule(arrival, self._arrive_frame, (conn, dst_end, payload))
+
+    def _arrive_frame(self, arg: tuple[Connection, str, tuple[str, Any]]) -> None:
+        conn, end, (what, value) = arg
+        if conn.broken:
+            return
+        host = conn.host_of(end)
+        assert host is not None
+        if what == "msg":
+            if conn.state_of(end) not in (OPEN, CLOSING):
+                return
+            if end == SERVER and isinstance(value, str):
+                auto = self.auto_responses.get(host)
+                if auto is not None and value in auto:
+                    self.world.trace.record(self.world.now, host, SYS, "auto_response",
+                                            {"conn": conn.id, "request": value,
+                                             "response": auto[value]})
+                    self._send_dir(conn, SERVER, ("msg", auto[value]))
+                    return
+            self.world.deliver_now(host, WsMessage(conn.id, value))
+        elif what == "open":
+            if conn.client_state != CONNECTING:
+                return
+            conn.client_state = OPEN
+            self.world.deliver_now(host, WsOpened(conn.id, value))
+        elif what == "close":
+            code, reason = value
+            state = conn.state_of(end)
+            if state in (None, CLOSED):
+                return
+            if end == CLIENT:
+                conn.client_state = CLOSED
+            else:
+                conn.server_state = CLOSED
+            self.world.deliver_now(host, WsClosed(conn.id, code, reason, True))
+            if state == OPEN:  # echo the close frame back, as a WebSocket stack does
+                self._send_dir(conn, end, ("close", (code, reason)))
+            self._gc()
+
+    def close(self, host: str, conn_id: str, code: int, reason: str) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is None:
+            return
+        end = conn.end_of(host)
+        state = conn.state_of(end)
+        if state == CONNECTING:  # closing before open fails the connection (1006)
+            conn.aborted = True
+            conn.client_state = CLOSED
+            self._deliver_at(self.world.now, host,
+                             WsClosed(conn_id, CLOSE_ABNORMAL, "closed before open", False))
+            return
+        if state != OPEN:
+            return
+        if end == CLIENT:
+            conn.client_state = CLOSING
+        else:
+            conn.server_state = CLOSING
+        self._send_dir(conn, end, ("close", (code, reason)))
+
+    def set_auto_response(self, host: str, request: str, response: str) -> None:
+        self.auto_responses.setdefault(host, {})[request] = response
+
+    def server_sockets(self, host: str) -> list[SocketView]:
+        out = []
+        for conn in self.conns.values():  # dict order = creation order: deterministic
+            if conn.server == host and conn.server_state in (OPEN, CLOSING):
+                out.append(SocketView(conn.id, conn.client, conn.attachment, conn.server_state))
+        return out
+
+    # ---------------------------------------------------------------- HTTP exchanges
+    def request(self, client: str, req: str, to: str, method: str, path: str, headers: dict,
+                body: Any, timeout: Time | None) -> None:
+        now = self.world.now
+        ex = Exchange(req, client, to)
+        self.exchanges[req] = ex
+        if timeout is not None:
+            ex.timeout_entry = self.world.schedule(now + timeout, self._http_timeout, ex)
+        if self.is_blocked(client, to):
+            self._fail_later(ex, self.config.http_unreachable, "unreachable")
+            return
+        if not self.world.host_reachable(to):
+            self._fail_later(ex, self.latency(client, to) * 2, "connection refused")
+            return
+        inp = HttpRequestReceived(req, client, method, path, dict(headers), body)
+        self.world.schedule(now + self.latency(client, to), self._arrive_request, (ex, inp))
+
+    def _arrive_request(self, arg: tuple[Exchange, HttpRequestReceived]) -> None:
+        ex, inp = arg
+        if ex.done:
+            return
+        if not self.world.host_up(ex.server):
+            self._fail_later(ex, self.latency(ex.server, ex.client), "connection refused")
+            return
+        self.world.deliver_now(ex.server, inp)
+
+    def respond(self, server: str, req: str, status: int, body: Any) -> None:
+        ex = self.exchanges.get(req)
+        if ex is None or ex.done or ex.server != server:
+            self._sys(server, "response.dropped", req=req)
+            return
+        if self.is_blocked(server, ex.client):
+            self._fail_later(ex, self.config.http_unreachable, "unreachable")
+            return
+        self._finish(ex)
+        self._deliver_at(self.world.now + self.latency(server, ex.client), ex.client,
+                         HttpResponse(req, status, body))
+
+    def _finish(self, ex: Exchange) -> None:
+        ex.done = True
+        if ex.timeout_entry is not None:
+            ex.timeout_entry[2] = None
+        self.exchanges.pop(ex.req, None)
+
+    def _fail_later(self, ex: Exchange, delay: Time, reason: str) -> None:
+        self._finish(ex)
+        self._deliver_at(self.world.now + delay, ex.client, HttpFailed(ex.req, reason))
+
+    def _http_timeout(self, ex: Exchange) -> None:
+        if ex.done:
+            return
+        self._finish(ex)
+        self.world.deliver_now(ex.client, HttpFailed(ex.req, "timeout"))
+
+    # ---------------------------------------------------------------- introspection
+    def connection(self, conn_id: str) -> Connection | None:
+        return self.conns.get(conn_id)
+
+    def open_connections(self) -> list[Connection]:
+        return [c for c in self.conns.values() if not c.broken and c.server_state == OPEN]

@@ -1,0 +1,344 @@
+"""The world: hosts running sans-IO nodes, the scheduler, network, alarms and trace.
+
+The world is the only place where effects turn into happenings. It delivers an input to
+a node, records it, runs ``handle`` under the determinism guard, records every effect the
+node returned, and applies them in order. Faults are methods on the world, recorded as
+``fault`` records, so a trace shows why something broke.
+
+Hosts are addressed by strings. A *namespace* (``add_namespace("gateway/", factory)``)
+creates hosts on first contact, the way a Durable Object exists once something addresses
+it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from attrs import define
+
+from . import guard
+from .alarms import Alarms
+from .clock import Time
+from .errors import ConfigError, SimulationError
+from .messages import (
+    AcceptConnection,
+    CancelTimer,
+    CloseConnection,
+    DeleteAlarm,
+    Effect,
+    ForwardConnection,
+    HttpRequest,
+    HttpRespond,
+    Input,
+    Note,
+    OpenConnection,
+    RejectConnection,
+    Send,
+    SetAlarm,
+    SetAttachment,
+    SetAutoResponse,
+    SetTimer,
+    Start,
+    StorageDelete,
+    StoragePut,
+    TimerFired,
+)
+from .network import Network, NetworkConfig
+from .node import HostContext, SansIONode
+from .rng import RngStreams
+from .scheduler import Scheduler
+from .trace import FAULT, IN, OUT, SYS, Trace, value_fields
+
+NodeFactory = Callable[[HostContext], SansIONode]
+
+
+@define(eq=False)
+class Host:
+    address: str
+    factory: NodeFactory
+    node: SansIONode | None = None
+    up: bool = False
+    incarnation: int = -1
+    storage: dict = {}
+    timers: dict = {}
+    ctx: HostContext | None = None
+
+
+class World:
+    """A deterministic little universe. Same seed and same calls, same trace, byte for byte."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        network: NetworkConfig | None = None,
+        trace: Trace | None = None,
+        header: dict[str, Any] | None = None,
+        max_events: int | None = None,
+    ) -> None:
+        self.seed = int(seed)
+        self.rng = RngStreams(self.seed)
+        self.scheduler = Scheduler()
+        self.trace = trace if trace is not None else Trace(header={"seed": self.seed, **(header or {})})
+        self.network = Network(self, network or NetworkConfig())
+        self.alarms = Alarms(self)
+        self.hosts: dict[str, Host] = {}
+        self.namespaces: dict[str, NodeFactory] = {}
+        self.max_events = max_events
+        self._apply: dict[type, Callable[[str, Any], None]] = {
+            SetTimer: self._set_timer,
+            CancelTimer: self._cancel_timer,
+            OpenConnection: lambda h, e: self.network.open(h, e.conn, e.to, e.request),
+            AcceptConnection: lambda h, e: self.network.accept(h, e.conn, e.attachment, e.response),
+            RejectConnection: lambda h, e: self.network.reject(h, e.conn, e.status, e.reason),
+            ForwardConnection: lambda h, e: self.network.forward(h, e.conn, e.to, e.request),
+            Send: lambda h, e: self.network.send(h, e.conn, e.data),
+            CloseConnection: lambda h, e: self.network.close(h, e.conn, e.code, e.reason),
+            SetAttachment: lambda h, e: self.network.set_attachment(h, e.conn, e.attachment),
+            SetAutoResponse: lambda h, e: self.network.set_auto_response(h, e.request, e.response),
+            HttpRequest: lambda h, e: self.network.request(
+                h, e.req, e.to, e.method, e.path, e.headers, e.body, e.timeout),
+            HttpRespond: lambda h, e: self.network.respond(h, e.req, e.status, e.body),
+            SetAlarm: lambda h, e: self.alarms.set(h, e.at),
+            DeleteAlarm: lambda h, e: self.alarms.delete(h),
+            StoragePut: lambda h, e: self.hosts[h].storage.__setitem__(e.key, e.value),
+            StorageDelete: lambda h, e: self.hosts[h].storage.pop(e.key, None),
+            Note: lambda h, e: None,
+        }
+        guard.install()
+
+    # ---------------------------------------------------------------- time
+    @property
+    def now(self) -> Time:
+        return self.scheduler.now
+
+    def schedule(self, when: Time, fn: Callable[[Any], object], arg: Any = None) -> list:
+        """Schedule a kernel callback; returns the raw entry (set ``entry[2] = None`` to cancel)."""
+        return self.scheduler.call_at(when, fn, arg)
+
+    def run_until(self, until: Time) -> int:
+        return self.scheduler.run_until(until, self.max_events)
+
+    def run_for(self, duration: Time) -> int:
+        if duration < 0:
+            raise ConfigError(f"negative duration {duration}")
+        return self.scheduler.run_until(self.now + duration, self.max_events)
+
+    def run_to_quiescence(self, limit: Time | None = None) -> int:
+        return self.scheduler.run_to_quiescence(limit, self.max_events)
+
+    def step(self) -> bool:
+        return self.scheduler.step()
+
+    # ---------------------------------------------------------------- hosts
+    def add_host(self, address: str, factory: NodeFactory, start: bool = True) -> SansIONode | None:
+        if address in self.hosts:
+            raise ConfigError(f"host {address!r} already exists")
+        host = Host(address, factory, storage={}, timers={})
+        self.hosts[address] = host
+        if start:
+            self._boot(host)
+        return host.node
+
+    def add_namespace(self, prefix: str, factory: NodeFactory) -> None:
+        """Hosts whose address starts with ``prefix`` are created on first contact."""
+        self.namespaces[prefix] = factory
+
+    def _resolve(self, address: str) -> Host | None:
+        host = self.hosts.get(address)
+        if host is None:
+            for prefix, factory in self.namespaces.items():
+                if address.startswith(prefix):
+                    self.add_host(address, factory)
+                    return self.hosts[address]
+        return host
+
+    def host_reachable(self, address: str) -> bool:
+        """Known (or creatable) and up."""
+        host = self._resolve(address)
+        return host is not None and host.up
+
+    def host_up(self, address: str) -> bool:
+        host = self.hosts.get(address)
+        return host is not None and host.up
+
+    def node(self, address: str) -> Any:
+        host = self.hosts.get(address)
+        if host is None:
+            raise KeyError(f"no host {address!r}")
+        return host.node
+
+    def storage_view(self, address: str) -> Mapping[str, Any]:
+        return MappingProxyType(self.hosts[address].storage)
+
+    def _boot(self, host: Host) -> None:
+        host.incarnation += 1
+        host.ctx = HostContext(self, host.address, host.incarnation)
+        with guard.active():
+            host.node = host.factory(host.ctx)
+        host.up = True
+        self.deliver_now(host.address, Start(host.incarnation))
+
+    # ---------------------------------------------------------------- delivery
+    def deliver_at(self, when: Time, address: str, inp: Input) -> None:
+        host = self.hosts.get(address)
+        inc = host.incarnation if host is not None else -1
+        self.scheduler.call_at(when, self._deliver_scheduled, (address, inp, inc))
+
+    def _deliver_scheduled(self, arg: tuple[str, Input, int]) -> None:
+        address, inp, inc = arg
+        host = self.hosts.get(address)
+        if host is None or not host.up or host.incarnation != inc:
+            self.trace.record(self.now, address, SYS, "input.lost",
+                              {"input": type(inp).__name__, "why": "host restarted or down"})
+            return
+        self.deliver_now(address, inp)
+
+    def deliver_now(self, address: str, inp: Input) -> None:
+        """Hand ``inp`` to the node at once, record it, and apply what it returns."""
+        host = self.hosts.get(address)
+        if host is None or not host.up or host.node is None:
+            self.trace.record(self.now, address, SYS, "input.lost",
+                              {"input": type(inp).__name__, "why": "host down"})
+            return
+        self.trace.record_value(self.now, address, IN, inp)
+        guard.enter()
+        try:
+            effects = host.node.handle(self.now, inp)
+        finally:
+            guard.leave()
+        self._apply_all(host, effects)
+
+    def inject(self, address: str, inp: Input) -> None:
+        """Deliver an outside input (a user action, a wake-up event) now."""
+        self.deliver_now(address, inp)
+
+    def deliver_alarm(self, address: str, inp: Input) -> str | None:
+        """Run ``alarm()``; returns the error text if the handler raised (to be retried)."""
+        host = self.hosts[address]
+        assert host.node is not None
+        self.trace.record_value(self.now, address, IN, inp)
+        guard.enter()
+        try:
+            effects = host.node.handle(self.now, inp)
+        except Exception as exc:  # the DO runtime catches and retries; so do we
+            guard.leave()
+            text = f"{type(exc).__name__}: {exc}"
+            self.trace.record(self.now, address, SYS, "alarm.failed", {"error": text})
+            return text
+        guard.leave()
+        self._apply_all(host, effects)
+        return None
+
+    def _apply_all(self, host: Host, effects: list[Effect] | None) -> None:
+        if not effects:
+            return
+        address = host.address
+        apply = self._apply
+        record = self.trace.record_value
+        now = self.now
+        for eff in effects:
+            record(now, address, OUT, eff)
+            fn = apply.get(type(eff))
+            if fn is None:
+                raise SimulationError(f"{address} returned an unknown effect {eff!r}")
+            fn(address, eff)
+
+    # ---------------------------------------------------------------- timers
+    def _set_timer(self, address: str, eff: SetTimer) -> None:
+        host = self.hosts[address]
+        old = host.timers.get(eff.key)
+        if old is not None:
+            old[2] = None
+        host.timers[eff.key] = self.scheduler.call_at(
+            max(eff.at, self.now), self._timer_due, (address, eff.key, host.incarnation))
+
+    def _cancel_timer(self, address: str, eff: CancelTimer) -> None:
+        entry = self.hosts[address].timers.pop(eff.key, None)
+        if entry is not None:
+            entry[2] = None
+
+    def _timer_due(self, arg: tuple[str, str, int]) -> None:
+        address, key, inc = arg
+        host = self.hosts[address]
+        if not host.up or host.incarnation != inc:
+            return
+        host.timers.pop(key, None)
+        self.deliver_now(address, TimerFired(key))
+
+    # ---------------------------------------------------------------- faults
+    def fault(self, name: str, **data: Any) -> None:
+        """Record a fault in the trace (the fault methods call this)."""
+        self.trace.record(self.now, "world", FAULT, name, data)
+
+    def drop(self, conn: str, client_delay: Time | None = None,
+             server_delay: Time | None = None) -> None:
+        self.fault("drop", conn=conn)
+        self.network.drop(conn, client_delay, server_delay)
+
+    def half_open(self, conn: str, believer: str = "server", delay: Time | None = None) -> None:
+        self.fault("half_open", conn=conn, believer=believer)
+        self.network.half_open(conn, believer, delay)
+
+    def partition(self, a: str, b: str, one_way: bool = False) -> None:
+        self.fault("partition", a=a, b=b, one_way=one_way)
+        self.network.partition(a, b, one_way)
+
+    def heal(self, a: str | None = None, b: str | None = None) -> None:
+        self.fault("heal", a=a, b=b)
+        self.network.heal(a, b)
+
+    def slow_link(self, a: str, b: str, latency: Time, jitter: Time = 0, both: bool = True) -> None:
+        self.fault("slow_link", a=a, b=b, latency=latency, jitter=jitter, both=both)
+        self.network.set_link(a, b, latency, jitter, both)
+
+    def crash(self, address: str) -> None:
+        """The host dies: memory and timers lost, connections broken, storage and alarm kept."""
+        host = self.hosts.get(address)
+        if host is None or not host.up:
+            return
+        self.fault("crash", host=address)
+        host.up = False
+        host.node = None
+        for entry in host.timers.values():
+            entry[2] = None
+        host.timers.clear()
+        self.network.crash_host(address)
+
+    def restart(self, address: str) -> None:
+        host = self.hosts.get(address)
+        if host is None or host.up:
+            return
+        self.fault("restart", host=address)
+        self._boot(host)
+        self.alarms.host_restarted(address)
+
+    def evict(self, address: str) -> None:
+        """Hibernation eviction: memory and timers lost, sockets and storage kept."""
+        host = self.hosts.get(address)
+        if host is None or not host.up:
+            return
+        self.fault("evict", host=address)
+        for entry in host.timers.values():
+            entry[2] = None
+        host.timers.clear()
+        host.up = False
+        self._boot(host)
+
+    # ---------------------------------------------------------------- inspection
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "events": self.scheduler.steps,
+            "records": self.trace.count,
+            "hosts": {a: {"up": h.up, "incarnation": h.incarnation} for a, h in self.hosts.items()},
+            "connections": len(self.network.conns),
+        }
+
+    def __repr__(self) -> str:
+        return f"<World seed={self.seed} t={self.now} hosts={len(self.hosts)}>"
+
+
+__all__ = ["Host", "NodeFactory", "World", "value_fields"]
