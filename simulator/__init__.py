@@ -4,8 +4,28 @@ This layer knows no model. Models are sans-IO nodes (``simulator.node``) that ta
 world only through the values in ``simulator.messages``.
 """
 
-from .clock import HOUR, MINUTE, MS, SECOND, Time, format_time, hours, minutes, ms, parse_duration, s, us
-from .errors import ConfigError, DeterminismError, ReplayMismatch, SimulationError, TraceFormatError
+from .clock import (
+    HOUR,
+    MINUTE,
+    MS,
+    SECOND,
+    Time,
+    format_time,
+    hours,
+    minutes,
+    ms,
+    parse_duration,
+    s,
+    us,
+)
+from .errors import (
+    ConfigError,
+    DeterminismError,
+    FailedWithEffects,
+    ReplayMismatch,
+    SimulationError,
+    TraceFormatError,
+)
 from .network import NetworkConfig
 from .node import HostContext, Node, SocketView
 from .rng import RngStreams, derive_seed
@@ -15,6 +35,7 @@ from .world import World
 
 __all__ = [
     "HOUR", "MINUTE", "MS", "SCHEMA_VERSION", "SECOND", "ConfigError", "DeterminismError",
+    "FailedWithEffects",
     "HostContext", "NetworkConfig", "Node", "ReplayMismatch", "RngStreams", "Scheduler",
     "SimulationError", "SocketView", "Time", "TimerHandle", "Trace", "TraceFormatError",
     "TraceRecord", "World", "derive_seed", "format_time", "hours", "minutes", "ms",

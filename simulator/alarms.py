@@ -62,6 +62,7 @@ class Alarms:
         self._unschedule(slot)
         slot.at = at
         slot.retry_count = 0
+        slot.due_while_down = False  # the new time replaces the one missed while down
         if slot.running:
             slot.set_while_running = True
         slot.entry = self.world.schedule(max(at, self.world.now), self._due, host)
@@ -85,7 +86,7 @@ class Alarms:
         slot.entry = None
         if not self.world.host_up(host):
             slot.due_while_down = True
-            self.world.trace.record(self.world.now, host, SYS, "alarm.deferred", {})
+            self.world.trace.emit(self.world.now, host, SYS, "alarm.deferred", {})
             return
         self._run(host, slot)
 
@@ -101,17 +102,17 @@ class Alarms:
         if error is None:
             return
         if slot.set_while_running:
-            self.world.trace.record(self.world.now, host, SYS, "alarm.retry_replaced", {})
+            self.world.trace.emit(self.world.now, host, SYS, "alarm.retry_replaced", {})
             return
         if retry >= MAX_RETRIES:
-            self.world.trace.record(self.world.now, host, SYS, "alarm.gave_up",
+            self.world.trace.emit(self.world.now, host, SYS, "alarm.gave_up",
                                     {"retries": retry})
             return
         delay = RETRY_BASE * (2**retry)
         slot.retry_count = retry + 1
         slot.at = self.world.now + delay
         slot.entry = self.world.schedule(slot.at, self._due, host)
-        self.world.trace.record(self.world.now, host, SYS, "alarm.retry",
+        self.world.trace.emit(self.world.now, host, SYS, "alarm.retry",
                                 {"retry": retry + 1, "at": slot.at, "error": error})
 
     def host_restarted(self, host: str) -> None:

@@ -52,7 +52,8 @@ def parse_duration(text: str) -> Time:
     match = _DURATION.match(str(text))
     if match is None:
         raise ConfigError(
-            f"bad duration {text!r}: expected a number and a unit (us, ms, s, m, h), e.g. 250ms, 5s, 1h"
+            f"bad duration {text!r}: expected a number and a unit (us, ms, s, m, h), "
+            "e.g. 250ms, 5s, 1h"
         )
     value, unit = match.groups()
     result = round(float(value) * _UNITS[unit])

@@ -1,14 +1,17 @@
 """The determinism guard: model code that reaches for real nondeterminism fails loudly.
 
-While the world runs a node's ``handle``, the wall clock (``time.time`` and friends),
-the *global* ``random`` functions, ``os.urandom``, ``uuid.uuid1/uuid4`` and
-``threading.Thread.start`` raise :class:`DeterminismError` naming the call site. Seeded
-``random.Random`` instances (what ``ctx.rng`` is) are untouched.
+While the world runs a node's ``handle`` (or builds a node), the wall clock (``time.time``
+and friends, ``time.localtime()`` with no argument), the *global* ``random`` functions,
+an unseeded ``random.Random()``, ``os.urandom`` (and ``SystemRandom``/``secrets``, which
+draw from it), ``uuid.uuid1/uuid4`` and ``threading.Thread.start`` raise
+:class:`DeterminismError` naming the model's file and line. Seeded ``random.Random``
+instances (what ``ctx.rng`` is) are untouched.
 
 The patches are installed once per process and cost one flag test per call when the
 guard is not active, so library code (Hypothesis times its own runs) is unaffected
 outside model code. A name bound with ``from time import time`` before installation is
-out of reach; models should use the ``now`` they are handed.
+out of reach, and so is ``datetime.now()`` (a C type cannot be patched); models should
+use the ``now`` they are handed.
 """
 
 from __future__ import annotations
@@ -28,28 +31,72 @@ _state = {"active": 0}
 _installed = False
 
 _TIME_FUNCS = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter",
-               "perf_counter_ns", "sleep")
+               "perf_counter_ns", "process_time", "process_time_ns", "thread_time",
+               "thread_time_ns", "sleep")
+# These read the clock only when their time argument (at this position) is left out.
+_CLOCK_DEFAULT_FUNCS = {"localtime": 0, "gmtime": 0, "ctime": 0, "asctime": 0, "strftime": 1}
 _RANDOM_FUNCS = ("random", "randint", "randrange", "choice", "choices", "shuffle", "sample",
                  "uniform", "gauss", "getrandbits", "randbytes", "seed")
 
 
+_PATCHED_FILES = frozenset({
+    os.path.normcase(os.path.abspath(f)) for f in (
+        __file__, random.__file__, uuid.__file__, threading.__file__,
+    )
+})
+
+
 def _call_site() -> str:
+    """The first frame outside this module and the modules it patches: the model's line."""
     frame = sys._getframe(2)
+    while frame.f_back is not None and (
+        os.path.normcase(os.path.abspath(frame.f_code.co_filename)) in _PATCHED_FILES
+    ):
+        frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _raise(name: str) -> None:
+    raise DeterminismError(
+        f"{name}() called inside a simulated model at {_call_site()}; "
+        "use the virtual time and ctx.rng the simulator provides"
+    )
 
 
 def _wrap(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if _state["active"]:
-            raise DeterminismError(
-                f"{name}() called inside a simulated model at {_call_site()}; "
-                "use the virtual time and ctx.rng the simulator provides"
-            )
+            _raise(name)
         return original(*args, **kwargs)
 
     guarded.__wrapped__ = original  # type: ignore[attr-defined]
     guarded.__name__ = getattr(original, "__name__", name)
     return guarded
+
+
+def _wrap_clock_default(name: str, original: Callable[..., Any], at: int) -> Callable[..., Any]:
+    """``time.localtime()`` and friends read the clock only when given no time."""
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if _state["active"] and (len(args) <= at or args[at] is None):
+            _raise(name)
+        return original(*args, **kwargs)
+
+    guarded.__wrapped__ = original  # type: ignore[attr-defined]
+    guarded.__name__ = getattr(original, "__name__", name)
+    return guarded
+
+
+def _wrap_seed(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``random.Random()`` with no seed draws one from the OS: refuse it inside a model."""
+
+    def seed(self: random.Random, a: Any = None, version: int = 2) -> None:
+        if _state["active"] and a is None and type(self) is not random.SystemRandom:
+            _raise("random.Random")
+        original(self, a, version)
+
+    seed.__wrapped__ = original  # type: ignore[attr-defined]
+    return seed
 
 
 def install() -> None:
@@ -58,13 +105,20 @@ def install() -> None:
     if _installed:
         return
     for fn in _TIME_FUNCS:
-        setattr(time, fn, _wrap(f"time.{fn}", getattr(time, fn)))
+        if hasattr(time, fn):
+            setattr(time, fn, _wrap(f"time.{fn}", getattr(time, fn)))
+    for fn, at in _CLOCK_DEFAULT_FUNCS.items():
+        setattr(time, fn, _wrap_clock_default(f"time.{fn}", getattr(time, fn), at))
     for fn in _RANDOM_FUNCS:
         setattr(random, fn, _wrap(f"random.{fn}", getattr(random, fn)))
+    random.Random.seed = _wrap_seed(random.Random.seed)  # type: ignore[method-assign]
     os.urandom = _wrap("os.urandom", os.urandom)
+    if hasattr(random, "_urandom"):  # what SystemRandom and secrets draw from
+        random._urandom = _wrap("os.urandom", random._urandom)  # type: ignore[attr-defined]
     uuid.uuid1 = _wrap("uuid.uuid1", uuid.uuid1)
     uuid.uuid4 = _wrap("uuid.uuid4", uuid.uuid4)
-    threading.Thread.start = _wrap("threading.Thread.start", threading.Thread.start)
+    threading.Thread.start = _wrap(  # type: ignore[method-assign]
+        "threading.Thread.start", threading.Thread.start)
     _installed = True
 
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from .clock import Time, ms, s
+from .clock import MS, SECOND, Time
+from .errors import ConfigError
 from .messages import (
     CLOSE_ABNORMAL,
     ConnectRequested,
@@ -58,12 +59,12 @@ class LinkParams:
 class NetworkConfig:
     """Defaults for every link; ``World(network=NetworkConfig(...))`` overrides them."""
 
-    latency: Time = ms(10)
+    latency: Time = 10 * MS
     jitter: Time = 0
-    rto: Time = s(1)  # how long a sender takes to learn its transport is dead
-    crash_detect: Time = ms(10)  # a crashed host's peers see 1006 after this (RST)
-    connect_timeout: Time = s(10)  # an upgrade across a partition fails after this
-    http_unreachable: Time = s(5)  # an HTTP exchange across a partition fails after this
+    rto: Time = 1 * SECOND  # how long a sender takes to learn its transport is dead
+    crash_detect: Time = 10 * MS  # a crashed host's peers see 1006 after this (RST)
+    connect_timeout: Time = 10 * SECOND  # an upgrade across a partition fails after this
+    http_unreachable: Time = 5 * SECOND  # an HTTP exchange across a partition fails after this
 
 
 @define(eq=False)
@@ -105,6 +106,10 @@ class Network:
     """Owned by a :class:`~simulator.world.World`; models reach it only through effects."""
 
     def __init__(self, world: World, config: NetworkConfig) -> None:
+        for name in ("latency", "jitter", "rto", "crash_detect", "connect_timeout",
+                     "http_unreachable"):
+            if getattr(config, name) < 0:
+                raise ConfigError(f"network {name} must be >= 0, got {getattr(config, name)}")
         self.world = world
         self.config = config
         self.rng = world.rng.stream("network")
@@ -116,7 +121,8 @@ class Network:
 
     # ---------------------------------------------------------------- links and faults
     def latency(self, a: str, b: str) -> Time:
-        link = self.links.get((a, b))
+        """One trip from ``a`` to ``b``: the link's latency plus a jitter draw, if any."""
+        link = self.links.get((a, b)) if self.links else None
         if link is None:
             base, jitter = self.config.latency, self.config.jitter
         else:
@@ -124,6 +130,9 @@ class Network:
         return base + (self.rng.randint(0, jitter) if jitter else 0)
 
     def set_link(self, a: str, b: str, latency: Time, jitter: Time = 0, both: bool = True) -> None:
+        if latency < 0 or jitter < 0:
+            raise ConfigError(f"link {a}->{b}: latency and jitter must be >= 0, "
+                              f"got {latency} and {jitter}")
         self.links[(a, b)] = LinkParams(latency, jitter)
         if both:
             self.links[(b, a)] = LinkParams(latency, jitter)
@@ -144,7 +153,7 @@ class Network:
         self.blocked.discard((b, a))  # type: ignore[arg-type]
 
     def _sys(self, actor: str, type_: str, **data: Any) -> None:
-        self.world.trace.record(self.world.now, actor, SYS, type_, data)
+        self.world.trace.emit(self.world.now, actor, SYS, type_, data)
 
     def _deliver_at(self, when: Time, host: str, inp: Any) -> None:
         self.world.deliver_at(when, host, inp)
@@ -153,14 +162,19 @@ class Network:
                      clean: bool) -> None:
         """Schedule the CLOSED notice for one end (once)."""
         host = conn.host_of(end)
-        if host is None or conn.state_of(end) in (CLOSED, None):
+        state = conn.state_of(end)
+        if host is None or state in (CLOSED, None):
             return
         if end == CLIENT:
             conn.client_state = CLOSED
         else:
             conn.server_state = CLOSED
         conn.believers.discard(end)
-        self._deliver_at(self.world.now + delay, host, WsClosed(conn.id, code, reason, clean))
+        if state == CONNECTING:  # the upgrade never completed: that is a failed connect
+            notice: Any = WsRejected(conn.id, 0, reason)
+        else:
+            notice = WsClosed(conn.id, code, reason, clean)
+        self._deliver_at(self.world.now + delay, host, notice)
 
     def _break(self, conn: Connection, told: dict[str, Time], reason: str) -> None:
         """The transport dies. Ends in ``told`` learn after their delay; the rest believe."""
@@ -172,18 +186,42 @@ class Network:
                 continue
             if end in told:
                 self._tell_closed(conn, end, told[end], CLOSE_ABNORMAL, reason, False)
+            elif conn.state_of(end) == CONNECTING:
+                # It will never send, so it cannot find out that way: its handshake
+                # times out instead.
+                self._tell_closed(conn, end, self.config.connect_timeout, CLOSE_ABNORMAL,
+                                  "unreachable", False)
             else:
                 conn.believers.add(end)
 
+    def _fault_target(self, conn_id: str, fault: str) -> Connection | None:
+        """The connection a fault names, or ``None`` (recorded) if it is already gone.
+
+        An explorer picks a connection, then time passes: by the time the fault lands the
+        connection may have closed. That is a no-op, not an error.
+        """
+        conn = self.conns.get(conn_id)
+        if conn is None or conn.broken:
+            self._sys("world", "fault.ignored", fault=fault, conn=conn_id,
+                      why="no such connection" if conn is None else "already broken")
+            return None
+        return conn
+
     def drop(self, conn_id: str, client_delay: Time | None = None,
              server_delay: Time | None = None) -> None:
-        conn = self.conns[conn_id]
+        conn = self._fault_target(conn_id, "drop")
+        if conn is None:
+            return
         d = self.config.latency
         self._break(conn, {CLIENT: d if client_delay is None else client_delay,
                            SERVER: d if server_delay is None else server_delay}, "dropped")
 
     def half_open(self, conn_id: str, believer: str = SERVER, delay: Time | None = None) -> None:
-        conn = self.conns[conn_id]
+        if believer not in (CLIENT, SERVER):
+            raise ConfigError(f"half_open believer must be 'client' or 'server', got {believer!r}")
+        conn = self._fault_target(conn_id, "half_open")
+        if conn is None:
+            return
         other = CLIENT if believer == SERVER else SERVER
         self._break(conn, {other: self.config.latency if delay is None else delay}, "half-open")
 
@@ -220,7 +258,8 @@ class Network:
 
     def _gc(self) -> None:
         dead = [cid for cid, c in self.conns.items()
-                if c.client_state == CLOSED and c.server_state in (None, CLOSED)]
+                if c.client_state == CLOSED and c.server_state in (None, CLOSED)
+                and not (c.aborted and c.server is None and not c.broken)]
         for cid in dead:
             del self.conns[cid]
 
@@ -302,35 +341,43 @@ class Network:
         if conn is None:
             self._sys(host, "send.dropped", conn=conn_id, why="unknown connection")
             return
-        end = conn.end_of(host)
-        if conn.state_of(end) != OPEN:
-            self._sys(host, "send.dropped", conn=conn_id, why=f"socket {conn.state_of(end)}")
+        state: str | None
+        if host == conn.client:
+            end, state = CLIENT, conn.client_state
+        else:
+            end, state = SERVER, conn.server_state
+        if state != OPEN:
+            self._sys(host, "send.dropped", conn=conn_id, why=f"socket {state}")
             return
         self._send_dir(conn, end, ("msg", data))
 
     def _send_dir(self, conn: Connection, end: str, payload: tuple[str, Any]) -> None:
         """Put a frame from ``end`` on the wire (an open notice, a message or a close)."""
-        src = conn.host_of(end)
-        dst_end = SERVER if end == CLIENT else CLIENT
-        dst = conn.host_of(dst_end)
+        src: str | None
+        dst: str | None
+        if end == CLIENT:
+            src, dst, dst_end = conn.client, conn.server, SERVER
+        else:
+            src, dst, dst_end = conn.server, conn.client, CLIENT
         assert src is not None and dst is not None
-        now = self.world.now
         if conn.broken:
             if end in conn.believers:  # a half-open end finds out by sending
                 self._sys(src, "frame.lost", conn=conn.id, why="transport dead")
                 self._tell_closed(conn, end, self.config.rto, CLOSE_ABNORMAL, "transport dead",
                                   False)
             return
-        if self.is_blocked(src, dst):
+        if self.blocked and (src, dst) in self.blocked:
             self._sys(src, "frame.lost", conn=conn.id, why="partitioned")
             self._break(conn, {end: self.config.rto}, "partitioned")
             return
-        arrival = now + self.latency(src, dst)
-        last = conn.last_arrival.get(end, 0)
-        if arrival < last:
+        scheduler = self.world.scheduler
+        arrival = scheduler.now + self.latency(src, dst)
+        last_arrival = conn.last_arrival
+        last = last_arrival.get(end, 0)
+        if arrival < last:  # FIFO per direction: never overtake an earlier frame
             arrival = last
-        conn.last_arrival[end] = arrival
-        self.world.schedule(arrival, self._arrive_frame, (conn, dst_end, payload))
+        last_arrival[end] = arrival
+        scheduler.call_at(arrival, self._arrive_frame, (conn, dst_end, payload))
 
     def _arrive_frame(self, arg: tuple[Connection, str, tuple[str, Any]]) -> None:
         conn, end, (what, value) = arg
@@ -344,7 +391,7 @@ class Network:
             if end == SERVER and isinstance(value, str):
                 auto = self.auto_responses.get(host)
                 if auto is not None and value in auto:
-                    self.world.trace.record(self.world.now, host, SYS, "auto_response",
+                    self.world.trace.emit(self.world.now, host, SYS, "auto_response",
                                             {"conn": conn.id, "request": value,
                                              "response": auto[value]})
                     self._send_dir(conn, SERVER, ("msg", auto[value]))
@@ -352,6 +399,10 @@ class Network:
             self.world.deliver_now(host, WsMessage(conn.id, value))
         elif what == "open":
             if conn.client_state != CONNECTING:
+                if conn.aborted:  # the client closed while the accept was on its way
+                    self._break(conn, {SERVER: self.latency(host, conn.server or host)},
+                                "client went away")
+                    self._gc()
                 return
             conn.client_state = OPEN
             self.world.deliver_now(host, WsOpened(conn.id, value))
@@ -444,8 +495,12 @@ class Network:
         self.exchanges.pop(ex.req, None)
 
     def _fail_later(self, ex: Exchange, delay: Time, reason: str) -> None:
+        """Fail the exchange after ``delay``, or at its timeout if that comes first."""
+        when = self.world.now + delay
+        if ex.timeout_entry is not None and ex.timeout_entry[0] <= when:
+            when, reason = ex.timeout_entry[0], "timeout"
         self._finish(ex)
-        self._deliver_at(self.world.now + delay, ex.client, HttpFailed(ex.req, reason))
+        self._deliver_at(when, ex.client, HttpFailed(ex.req, reason))
 
     def _http_timeout(self, ex: Exchange) -> None:
         if ex.done:

@@ -12,16 +12,16 @@ it by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+import copy
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from attrs import define
+from attrs import define, field
 
 from . import guard
 from .alarms import Alarms
 from .clock import Time
-from .errors import ConfigError, SimulationError
+from .errors import ConfigError, DeterminismError, FailedWithEffects, SimulationError
 from .messages import (
     AcceptConnection,
     CancelTimer,
@@ -44,12 +44,57 @@ from .messages import (
     StorageDelete,
     StoragePut,
     TimerFired,
+    WsClosed,
+    WsMessage,
+    WsOpened,
+    WsRejected,
 )
 from .network import Network, NetworkConfig
 from .node import HostContext, SansIONode
 from .rng import RngStreams
 from .scheduler import Scheduler
 from .trace import FAULT, IN, OUT, SYS, Trace, value_fields
+
+_IMMUTABLE = frozenset({int, str, float, bool, bytes, type(None)})
+
+
+def _stored(value: Any) -> Any:
+    """What durable storage keeps: a copy, as a structured clone would be.
+
+    Without it a node could put a dict, mutate it in memory, crash, and find the mutation
+    "persisted" although it never wrote it.
+    """
+    return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+
+
+class StorageView(Mapping[str, Any]):
+    """A host's durable storage as its node reads it: read-only, values copied out."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return _stored(self._data[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"StorageView({self._data!r})"
+
+
+_guard_state = guard._state  # the guard's depth counter, bumped inline on the hot path
+
+# Notices about a socket: they survive eviction (hibernation keeps sockets), not a crash.
+_SOCKET_INPUTS = frozenset({WsOpened, WsRejected, WsMessage, WsClosed})
 
 NodeFactory = Callable[[HostContext], SansIONode]
 
@@ -61,9 +106,10 @@ class Host:
     node: SansIONode | None = None
     up: bool = False
     incarnation: int = -1
-    storage: dict = {}
-    timers: dict = {}
+    storage: dict = field(factory=dict)
+    timers: dict = field(factory=dict)
     ctx: HostContext | None = None
+    crashes: int = 0
 
 
 class World:
@@ -81,7 +127,9 @@ class World:
         self.seed = int(seed)
         self.rng = RngStreams(self.seed)
         self.scheduler = Scheduler()
-        self.trace = trace if trace is not None else Trace(header={"seed": self.seed, **(header or {})})
+        if trace is None:
+            trace = Trace(header={"seed": self.seed, **(header or {})})
+        self.trace = trace
         self.network = Network(self, network or NetworkConfig())
         self.alarms = Alarms(self)
         self.hosts: dict[str, Host] = {}
@@ -103,7 +151,7 @@ class World:
             HttpRespond: lambda h, e: self.network.respond(h, e.req, e.status, e.body),
             SetAlarm: lambda h, e: self.alarms.set(h, e.at),
             DeleteAlarm: lambda h, e: self.alarms.delete(h),
-            StoragePut: lambda h, e: self.hosts[h].storage.__setitem__(e.key, e.value),
+            StoragePut: lambda h, e: self.hosts[h].storage.__setitem__(e.key, _stored(e.value)),
             StorageDelete: lambda h, e: self.hosts[h].storage.pop(e.key, None),
             Note: lambda h, e: None,
         }
@@ -171,7 +219,8 @@ class World:
         return host.node
 
     def storage_view(self, address: str) -> Mapping[str, Any]:
-        return MappingProxyType(self.hosts[address].storage)
+        """Read-only, and each read is a copy: mutating what was read changes nothing."""
+        return StorageView(self.hosts[address].storage)
 
     def _boot(self, host: Host) -> None:
         host.incarnation += 1
@@ -183,52 +232,84 @@ class World:
 
     # ---------------------------------------------------------------- delivery
     def deliver_at(self, when: Time, address: str, inp: Input) -> None:
-        host = self.hosts.get(address)
-        inc = host.incarnation if host is not None else -1
-        self.scheduler.call_at(when, self._deliver_scheduled, (address, inp, inc))
+        """Deliver ``inp`` at ``when`` to the incarnation of ``address`` that is up now.
 
-    def _deliver_scheduled(self, arg: tuple[str, Input, int]) -> None:
-        address, inp, inc = arg
+        If that incarnation is gone by then (crash, restart), the input is lost and the
+        trace says so. Eviction is the exception for socket events: hibernation keeps
+        the sockets, so their notices reach the next incarnation unless the host crashed.
+        """
         host = self.hosts.get(address)
-        if host is None or not host.up or host.incarnation != inc:
-            self.trace.record(self.now, address, SYS, "input.lost",
-                              {"input": type(inp).__name__, "why": "host restarted or down"})
+        if host is None or not host.up:
+            life = None
+        else:
+            life = (host.incarnation, host.crashes)
+        self.scheduler.call_at(when, self._deliver_scheduled, (address, inp, life))
+
+    def _deliver_scheduled(self, arg: tuple[str, Input, tuple[int, int] | None]) -> None:
+        address, inp, life = arg
+        host = self.hosts.get(address)
+        if host is None or not host.up or life is None or (
+            host.incarnation != life[0]
+            and (host.crashes != life[1] or type(inp) not in _SOCKET_INPUTS)
+        ):
+            self.trace.emit(self.scheduler.now, address, SYS, "input.lost",
+                            {"input": type(inp).__name__, "why": "host restarted or down"})
             return
         self.deliver_now(address, inp)
 
     def deliver_now(self, address: str, inp: Input) -> None:
         """Hand ``inp`` to the node at once, record it, and apply what it returns."""
         host = self.hosts.get(address)
+        now = self.scheduler.now
         if host is None or not host.up or host.node is None:
-            self.trace.record(self.now, address, SYS, "input.lost",
-                              {"input": type(inp).__name__, "why": "host down"})
+            self.trace.emit(now, address, SYS, "input.lost",
+                            {"input": type(inp).__name__, "why": "host down"})
             return
-        self.trace.record_value(self.now, address, IN, inp)
-        guard.enter()
+        self.trace.emit_value(now, address, IN, inp)
+        _guard_state["active"] += 1
         try:
-            effects = host.node.handle(self.now, inp)
-        finally:
-            guard.leave()
-        self._apply_all(host, effects)
+            effects = host.node.handle(now, inp)
+        except FailedWithEffects as exc:
+            _guard_state["active"] -= 1
+            self._apply_all(host, exc.effects)
+            raise
+        except BaseException:
+            _guard_state["active"] -= 1
+            raise
+        _guard_state["active"] -= 1
+        if effects:
+            self._apply_all(host, effects)
 
     def inject(self, address: str, inp: Input) -> None:
         """Deliver an outside input (a user action, a wake-up event) now."""
         self.deliver_now(address, inp)
 
     def deliver_alarm(self, address: str, inp: Input) -> str | None:
-        """Run ``alarm()``; returns the error text if the handler raised (to be retried)."""
+        """Run ``alarm()``; returns the error text if the handler raised (to be retried).
+
+        A :class:`DeterminismError` is not a handler failure: it propagates.
+        """
         host = self.hosts[address]
         assert host.node is not None
-        self.trace.record_value(self.now, address, IN, inp)
-        guard.enter()
+        now = self.scheduler.now
+        self.trace.emit_value(now, address, IN, inp)
+        _guard_state["active"] += 1
         try:
-            effects = host.node.handle(self.now, inp)
+            effects = host.node.handle(now, inp)
+        except DeterminismError:
+            _guard_state["active"] -= 1
+            raise
         except Exception as exc:  # the DO runtime catches and retries; so do we
-            guard.leave()
+            _guard_state["active"] -= 1
+            if isinstance(exc, FailedWithEffects):
+                self._apply_all(host, exc.effects)
             text = f"{type(exc).__name__}: {exc}"
-            self.trace.record(self.now, address, SYS, "alarm.failed", {"error": text})
+            self.trace.emit(now, address, SYS, "alarm.failed", {"error": text})
             return text
-        guard.leave()
+        except BaseException:
+            _guard_state["active"] -= 1
+            raise
+        _guard_state["active"] -= 1
         self._apply_all(host, effects)
         return None
 
@@ -237,14 +318,23 @@ class World:
             return
         address = host.address
         apply = self._apply
-        record = self.trace.record_value
-        now = self.now
+        record = self.trace.emit_value
+        now = self.scheduler.now
         for eff in effects:
             record(now, address, OUT, eff)
             fn = apply.get(type(eff))
             if fn is None:
-                raise SimulationError(f"{address} returned an unknown effect {eff!r}")
+                fn = self._applier_for(address, eff)
             fn(address, eff)
+
+    def _applier_for(self, address: str, eff: Any) -> Callable[[str, Any], None]:
+        """Find the applier of a subclassed effect through its bases (and remember it)."""
+        for base in type(eff).__mro__[1:]:
+            fn = self._apply.get(base)
+            if fn is not None:
+                self._apply[type(eff)] = fn
+                return fn
+        raise SimulationError(f"{address} returned an unknown effect {eff!r}")
 
     # ---------------------------------------------------------------- timers
     def _set_timer(self, address: str, eff: SetTimer) -> None:
@@ -271,7 +361,7 @@ class World:
     # ---------------------------------------------------------------- faults
     def fault(self, name: str, **data: Any) -> None:
         """Record a fault in the trace (the fault methods call this)."""
-        self.trace.record(self.now, "world", FAULT, name, data)
+        self.trace.emit(self.now, "world", FAULT, name, data)
 
     def drop(self, conn: str, client_delay: Time | None = None,
              server_delay: Time | None = None) -> None:
@@ -302,6 +392,7 @@ class World:
         self.fault("crash", host=address)
         host.up = False
         host.node = None
+        host.crashes += 1
         for entry in host.timers.values():
             entry[2] = None
         host.timers.clear()

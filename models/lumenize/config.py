@@ -44,17 +44,31 @@ FIXES: dict[str, str] = {
 
 #: Planted bugs for the bug zoo; none is in the real code.
 MUTANTS: dict[str, str] = {
-    "waiters_not_resolved_on_accept": "The gateway forgets to resolve parked calls when a client reconnects.",
+    "waiters_not_resolved_on_accept": (
+        "The gateway forgets to resolve parked calls when a client reconnects."
+    ),
     "alarm_not_deleted_on_accept": "The gateway keeps the grace alarm after a reconnect.",
-    "subscription_required_after_close": "subscriptionRequired is computed after closing old sockets.",
-    "no_stale_close_guard": "The client reacts to a close event from a socket that is no longer current.",
-    "refresh_not_single_flight": "ensureFreshToken starts a new refresh even when one is in flight.",
-    "queue_flushed_twice": "The client flushes its queued calls on open and again on connection_status.",
+    "subscription_required_after_close": (
+        "subscriptionRequired is computed after closing old sockets."
+    ),
+    "no_stale_close_guard": (
+        "The client reacts to a close event from a socket that is no longer current."
+    ),
+    "refresh_not_single_flight": (
+        "ensureFreshToken starts a new refresh even when one is in flight."
+    ),
+    "queue_flushed_twice": (
+        "The client flushes its queued calls on open and again on connection_status."
+    ),
     "grace_alarm_on_4409": "The gateway arms the grace alarm on a 4409 close too.",
     "no_token_check_on_mesh_call": "The gateway forwards mesh->client calls without checking exp.",
     "backoff_never_reset": "The client's reconnect attempt counter is never reset on open.",
-    "alarm_handler_raises": "The gateway's alarm() raises after rejecting waiters, so it is retried.",
-    "parked_call_delivered_twice": "A parked mesh->client call is forwarded on reconnect and again on the next frame.",
+    "alarm_handler_raises": (
+        "The gateway's alarm() raises after rejecting waiters, so it is retried."
+    ),
+    "parked_call_delivered_twice": (
+        "A parked mesh->client call is forwarded on reconnect and again on the next frame."
+    ),
 }
 
 PRESETS = ("faithful", "fixed")
@@ -64,7 +78,9 @@ def _check_names(kind: str, known: dict[str, str]):  # type: ignore[no-untyped-d
     def check(_inst: Any, _attr: Any, value: frozenset[str]) -> None:
         unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ConfigError(f"unknown {kind}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                f"unknown {kind}: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
 
     return check
 
@@ -73,18 +89,21 @@ def _check_names(kind: str, known: dict[str, str]):  # type: ignore[no-untyped-d
 class LumenizeConfig:
     """Every constant the model uses, with the real defaults (ms unless noted)."""
 
-    grace: Time = ms(5000)
-    client_call_timeout: Time = ms(30000)
-    heartbeat_interval: Time = ms(30000)
-    reconnect_initial: Time = ms(1000)
-    reconnect_max: Time = ms(30000)
+    grace: Time = ms(5000)  # noqa: RUF009 - evaluated once, an int
+    client_call_timeout: Time = ms(30000)  # noqa: RUF009 - evaluated once, an int
+    heartbeat_interval: Time = ms(30000)  # noqa: RUF009 - evaluated once, an int
+    reconnect_initial: Time = ms(1000)  # noqa: RUF009 - evaluated once, an int
+    reconnect_max: Time = ms(30000)  # noqa: RUF009 - evaluated once, an int
     max_queue: int = 100
-    queued_call_timeout: Time = ms(30000)
+    queued_call_timeout: Time = ms(30000)  # noqa: RUF009 - evaluated once, an int
     refresh_lead_s: int = 30  # the client refreshes when exp - 30 <= now_s
     access_ttl_s: int = 900
     refresh_ttl_s: int = 2_592_000
     rate_limit_per_minute: int = 0  # 0: no per-user limit
-    tab_probe: Time = ms(50)
+    tab_probe: Time = ms(50)  # noqa: RUF009 - evaluated once, an int
+    # The Worker's CORS allowlist (section 3 step 1); any other Origin gets 403.
+    allowed_origins: tuple[str, ...] = field(default=("https://app.lumenize.local",),
+                                             converter=tuple)
     fixes: frozenset[str] = field(default=frozenset(), converter=frozenset,
                                   validator=_check_names("fix flag", FIXES))
     mutants: frozenset[str] = field(default=frozenset(), converter=frozenset,

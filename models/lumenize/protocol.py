@@ -186,7 +186,8 @@ class CallClient(Input):
 
 @frozen
 class AuthMode(Input):
-    """Token service fault: ``ok``, ``reject`` (answers 401) or ``expired_tokens`` (mints exp in the past)."""
+    """Token service fault: ``ok``, ``reject`` (answers 401), ``expired_tokens`` (mints exp
+    in the past) or ``error`` (answers 503)."""
 
     mode: str
 
@@ -204,3 +205,89 @@ class SetUserClaims(Input):
 
     sub: str
     claims: dict = field(factory=dict)
+
+
+# ---------------------------------------------------------------- addresses and paths
+DOC_PREFIX = "doc/"  # document broadcasters live at doc/<name>
+DEFAULT_DOCUMENT = "doc/main"
+NODE_PREFIX = "node/"  # mesh nodes that call clients live at node/<name>
+CLIENT_PREFIX = "client/"  # client hosts: client/<sub>.<tabId>, a duplicate tab gets "#2"
+DEFAULT_ORIGIN = "https://app.lumenize.local"
+REFRESH_PATH = "/auth/refresh-token"
+RPC_METHOD = "RPC"  # the HttpRequest method that stands for a Workers RPC call
+EXECUTE_OPERATION = "__executeOperation"
+SUBSCRIPTION_LOST = "__subscriptionLost"  # fix resubscribe_after_fanout_drop (section 6)
+DOCUMENT_BINDING = "DOCUMENT"
+WORKER_BINDING = "WORKER"
+
+# Close reasons the gateway sends (section 1.3).
+REASON_SUPERSEDED = "Superseded by new connection"
+REASON_TOKEN_EXPIRED = "Token expired"
+REASON_NOT_INITIALIZED = "Connection not properly initialized"
+
+# The gateway half of fix ``reject_calls_on_socket_close``: the message a pending
+# mesh->client call is rejected with when the socket it was sent on closes.
+SOCKET_CLOSED = "Client socket closed before answering"
+
+
+def upgrade_path(binding: str, instance_name: str) -> str:
+    """``routeDORequest``'s URL shape: ``/gateway/{binding}/{instanceName}`` (section 3)."""
+    return f"/gateway/{binding}/{instance_name}"
+
+
+def envelope(chain: dict[str, Any], call_context: dict[str, Any], caller: dict[str, Any],
+             callee: dict[str, Any], version: int = 1) -> dict[str, Any]:
+    """The ``__executeOperation`` envelope (section 1.7 step 3)."""
+    return {"version": version, "chain": chain, "callContext": call_context,
+            "metadata": {"caller": caller, "callee": callee}}
+
+
+def rpc_result(value: Any) -> dict[str, Any]:
+    return {"$result": value}
+
+
+def rpc_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {"$error": error}
+
+
+def unwrap_rpc(status: int, body: Any) -> tuple[bool, Any]:
+    """``(ok, value_or_error)`` from an ``__executeOperation`` reply.
+
+    A non-200 status or a body that is neither ``$result`` nor ``$error`` counts as a
+    transport error, which callers surface as ``success: false`` (section 1.7 step 4).
+    """
+    if status == 200 and isinstance(body, dict):
+        if "$error" in body:
+            return False, body["$error"]
+        if "$result" in body:
+            return True, body["$result"]
+    return False, error_value("Error", f"RPC failed with status {status}")
+
+
+class RemoteError(Exception):
+    """An error a mesh object or hook raises; it crosses RPC as ``{"$error": value}``."""
+
+    def __init__(self, name: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.value = error_value(name, message, **extra)
+
+# Routing headers the Worker adds before forwarding an upgrade (section 3 step 3).
+INSTANCE_HEADER = "X-Lumenize-DO-Instance-Name-Or-Id"
+BINDING_HEADER = "X-Lumenize-DO-Binding-Name"
+
+
+def header(headers: dict[str, Any], name: str) -> Any:
+    """Look a header up case-insensitively, as the Fetch API's ``Headers.get`` does."""
+    lowered = name.lower()
+    for key in sorted(headers):
+        if key.lower() == lowered:
+            return headers[key]
+    return None
+
+
+@frozen
+class GrantRefreshToken(Input):
+    """Token service: register a refresh token for ``sub`` (a tab added during a run)."""
+
+    token: str
+    sub: str

@@ -1,0 +1,112 @@
+"""The ``gatewaysim`` command line: one parser, one module per subcommand.
+
+Each name in :data:`COMMANDS` is a module ``gatewaysim.cmd_<name>`` that exposes
+``add_parser(subparsers) -> None`` (which adds a subparser called ``<name>``) and
+``run(args) -> int``. Adding a command is adding a module and a name here.
+
+:func:`main` is the single place where bad user input becomes one line on stderr and exit
+status 2. It catches what the commands raise for input a user can fix: the simulator's
+:class:`~simulator.errors.ConfigError` and :class:`~simulator.errors.TraceFormatError`,
+any other *subclass* of :class:`ValueError` (commands define those for their own input),
+and the file errors a user-supplied path produces. A plain ``ValueError`` or any other
+exception is a bug, and keeps its traceback so it can be reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+from . import __version__
+
+PROG = "gatewaysim"
+
+COMMANDS: tuple[str, ...] = ("run", "explore", "replay")
+"""Subcommand modules to load, in the order ``--help`` lists them."""
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 1  # what the Python docs recommend after SIGPIPE is ignored
+
+_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"{__package__}.cmd_{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every command in :data:`COMMANDS` registered."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Deterministic simulation testing for real-time systems: WebSocket gateways, "
+            "their clients, alarms and tokens, on a virtual clock with faults."
+        ),
+        epilog=f"Run '{PROG} COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _load(name)
+        module.add_parser(subparsers)
+        sub = subparsers.choices.get(name)
+        if sub is None:
+            raise RuntimeError(f"{module.__name__}.add_parser did not add a {name!r} command")
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def error_message(exc: BaseException) -> str:
+    """The line a user sees for an input error, without the ``gatewaysim: error:`` prefix."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _one_line(f"cannot use {exc.filename}: {exc.strerror or exc}")
+    return _one_line(str(exc) or type(exc).__name__)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for the exceptions that mean "fix your input", not "report a bug"."""
+    if isinstance(exc, _PATH_ERRORS):
+        return True
+    return isinstance(exc, ValueError) and type(exc) is not ValueError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return the exit status."""
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version, or a usage error already printed
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        command: Callable[[argparse.Namespace], int] = args._run
+        return int(command(args))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``gatewaysim run ... | head``): stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush does not complain.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
+        print(f"{PROG}: error: {error_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+__all__ = ["COMMANDS", "build_parser", "error_message", "is_user_error", "main"]

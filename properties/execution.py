@@ -1,0 +1,124 @@
+"""How a run is executed and judged: the one definition exploration, replay and tests share.
+
+A run is: build the driver; check safety; then for each step, apply it and check safety;
+then settle and check liveness. The first violation of a *checked* invariant ends the run.
+An exception from the model or the driver is a violation of ``no-exception``; when that
+invariant is not checked, the exception ends the run with no violation (a broken driver
+cannot be driven further).
+
+Because the Hypothesis machine, ``replay`` and emitted regression tests all go through
+:class:`Execution`, a failure file reproduces exactly the check that found it. Checks
+only read the world, so which invariants are checked never changes the trace up to the
+point where the run stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .driver import Driver
+from .invariants import NO_EXCEPTION, Violation
+from .steps import Step
+
+Checked = Callable[[str], bool]
+"""Which invariant ids count: ``lambda id: id not in muted``, or one id for a replay."""
+
+
+def check_all(invariant_id: str) -> bool:
+    return True
+
+
+def only(invariant_id: str) -> Checked:
+    """Check ``invariant_id`` and ``no-exception`` (how a replay judges a failure file).
+
+    ``no-exception`` stays on so that a step that no longer applies (a changed model, a
+    hand-edited file) is reported as an error instead of ending the run silently.
+    """
+    watched = frozenset({invariant_id, NO_EXCEPTION.id})
+    return lambda other: other in watched
+
+
+def muting(muted: Iterable[str]) -> Checked:
+    """Check everything except ``muted`` (exploration rounds after an invariant was found)."""
+    frozen_muted = frozenset(muted)
+    return lambda other: other not in frozen_muted
+
+
+class Execution:
+    """Runs one driver step by step and reports the first checked violation."""
+
+    __slots__ = ("checked", "done", "driver", "settled", "steps", "violation")
+
+    def __init__(self, driver: Driver, checked: Checked = check_all) -> None:
+        self.driver = driver
+        self.checked = checked
+        self.steps: list[Step] = []
+        self.violation: Violation | None = None
+        self.settled = False
+        self.done = False
+        """True once the run has ended: a checked violation, or an unchecked exception."""
+
+    def _crash(self, exc: Exception) -> Violation | None:
+        self.done = True
+        if not self.checked(NO_EXCEPTION.id):
+            return None
+        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        return Violation(NO_EXCEPTION.id, message, self.driver.now, self.driver.steps_applied)
+
+    def _first(self, violations: list[Violation]) -> Violation | None:
+        for v in violations:
+            if self.checked(v.invariant_id):
+                return v
+        return None
+
+    def _safety(self) -> Violation | None:
+        try:
+            found = self._first(self.driver.check_safety())
+        except Exception as exc:
+            found = self._crash(exc)
+        self.violation = found
+        self.done = self.done or found is not None
+        return found
+
+    def start(self) -> Violation | None:
+        """Check safety before the first step (the world has booted)."""
+        return self._safety()
+
+    def step(self, step: Step) -> Violation | None:
+        """Apply ``step`` and check safety (nothing happens once the run is done)."""
+        if self.done:
+            return self.violation
+        self.steps.append(step)
+        try:
+            self.driver.apply(step)
+        except Exception as exc:
+            self.driver.steps_applied += 1
+            self.violation = self._crash(exc)
+            return self.violation
+        return self._safety()
+
+    def finish(self) -> Violation | None:
+        """Settle (faults stop at t_heal, bounded run to quiescence) and check liveness."""
+        if self.done:
+            return self.violation
+        self.settled = True
+        try:
+            self.driver.settle()
+            found = self._first(self.driver.check_liveness())
+        except Exception as exc:
+            found = self._crash(exc)
+        self.violation = found
+        self.done = True
+        return found
+
+
+def run_steps(driver: Driver, steps: Iterable[Step], checked: Checked = check_all
+              ) -> Violation | None:
+    """Execute a whole run; return the first checked violation, or ``None``."""
+    ex = Execution(driver, checked)
+    ex.start()
+    for st in steps:
+        if ex.done:
+            break
+        ex.step(st)
+    return ex.finish()

@@ -1,0 +1,347 @@
+"""The Lumenize pack's driver: four users with one tab each, and everything that can hit them.
+
+The world is the model pack's own (``models.lumenize.build_world``): the Worker, the token
+service, a gateway per tab, the ``doc/main`` broadcaster every tab subscribes to, and the
+mesh node ``node/main``. Steps are faults (grouped in fault kinds for swarm testing) and
+ordinary traffic (calls, broadcasts, wake-ups). Every step is a no-op when it does not
+apply, so a failure file replays the same way whatever shrinking removed around it.
+
+``heal_faults`` stops *network and service* faults only. A duplicate tab and a revoked
+approval are user facts, not faults: they stay, and the liveness invariants judge what
+the system does with them once the network is healthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+
+from models.lumenize import ClientSpec, build_world
+from models.lumenize import protocol as p
+from models.lumenize.config import LumenizeConfig
+from models.lumenize.world import LumenizeWorld, describe
+from simulator.clock import MINUTE, Time, s
+from simulator.errors import ConfigError
+from simulator.network import OPEN
+from simulator.trace import TraceRecord
+from simulator.world import World
+
+from ..driver import Driver
+from ..steps import step
+from .invariants import INVARIANTS
+from .ledger import Ledger
+
+USERS = 4
+DOC = p.DEFAULT_DOCUMENT
+
+client_index = st.integers(min_value=0, max_value=USERS - 1)
+#: Mostly a few seconds; sometimes minutes; sometimes long enough (20 min) for a
+#: 900 s access token to expire.
+durations_ms = st.one_of(
+    st.integers(min_value=1, max_value=6_000),
+    st.integers(min_value=1, max_value=6_000),
+    st.integers(min_value=6_000, max_value=3 * 60_000),
+    st.integers(min_value=3 * 60_000, max_value=20 * 60_000),
+)
+
+
+def instance_of(user: int) -> str:
+    return f"u{user}.t1"
+
+
+class LumenizeDriver(Driver):
+    pack: ClassVar[str] = "lumenize"
+    invariants = INVARIANTS
+    settle_bound: ClassVar[Time] = 4 * MINUTE
+    """Long enough for the slowest honest recovery: a 30 s backoff ceiling, a 10 s connect
+    timeout, a 30 s heartbeat to find a half-open socket, a 30 s call timeout, a
+    resubscribe; and for a ping-pong or a retry loop to show in the last two minutes."""
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        config = super().check_config(config)
+        try:
+            return LumenizeConfig.from_dict(dict(config)).to_dict()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"lumenize config: {exc}") from None
+
+    def setup(self) -> World:
+        self.model_config = LumenizeConfig.from_dict(dict(self.config))
+        self.ledger = Ledger(reconnect_initial=self.model_config.reconnect_initial)
+        self.trace.listeners.append(self.ledger)
+        self.herds: list[tuple[Time, frozenset[str]]] = []
+        self.revoked: set[int] = set()
+        self.tabs: dict[int, str] = {}  # user -> address of the open duplicate tab
+        self.partitioned: set[int] = set()
+        self.n = 0
+        specs = [ClientSpec(f"u{i}", subscribe_to=(DOC,)) for i in range(USERS)]
+        self.lw: LumenizeWorld = build_world(self.model_config, self.seed, specs,
+                                             trace=self.trace)
+        return self.lw.world
+
+    def _next(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}:{self.n}"
+
+    # ------------------------------------------------------------------ views
+    def primary(self, user: int) -> str:
+        return self.lw.clients[user]
+
+    def gateway_address(self, user: int) -> str:
+        return p.gateway_address(instance_of(user))
+
+    def live_tabs(self, user: int) -> list[str]:
+        tabs = [self.primary(user)]
+        if user in self.tabs:
+            tabs.append(self.tabs[user])
+        return [a for a in tabs if self.world.host_up(a)]
+
+    def client_state(self, address: str) -> str:
+        return self.world.node(address).state
+
+    def gateway_state(self, user: int) -> str:
+        gw = self.lw.gateway(instance_of(user))
+        if gw is None or not self.world.host_up(self.gateway_address(user)):
+            return "down"
+        return gw.state()
+
+    def connected(self, address: str) -> bool:
+        """The tab's current socket is OPEN at both ends, at its gateway, and it says so."""
+        if not self.world.host_up(address):
+            return False
+        client = self.world.node(address)
+        conn = self.world.network.connection(client.conn) if client.conn else None
+        return (conn is not None and not conn.broken and conn.client_state == OPEN
+                and conn.server_state == OPEN and conn.server is not None
+                and conn.server.startswith(p.GATEWAY_PREFIX) and client.state == "connected")
+
+    def _current_conn(self, address: str) -> str | None:
+        if not self.world.host_up(address):
+            return None
+        conn = self.world.node(address).conn
+        live = self.world.network.connection(conn) if conn else None
+        return conn if live is not None and not live.broken else None
+
+    def _reconnecting(self) -> bool:
+        return any(self.client_state(self.primary(u)) == "reconnecting" for u in range(USERS))
+
+    # ------------------------------------------------------------------ time
+    @step(ms=durations_ms)
+    def advance(self, ms: int) -> None:
+        """Let virtual time pass."""
+        self.world.run_for(ms * 1000)
+        now = self.now
+        for user in range(USERS):
+            stats = self.world.node(self.primary(user)).statistics()
+            exp = stats["token_exp"]
+            if stats["state"] == "reconnecting" and isinstance(exp, int) and exp * s(1) < now:
+                self.cover("token expired while reconnecting")
+
+    # ------------------------------------------------------------------ network faults
+    @step(fault="drop", client=client_index)
+    def drop(self, client: int) -> None:
+        """Break the tab's socket; both ends see 1006."""
+        address = self.primary(client)
+        conn = self._current_conn(address)
+        if conn is None:
+            return
+        if self.world.node(address).refreshes:
+            self.cover("drop during refresh")
+        self.world.drop(conn)
+
+    @step(fault="half_open", client=client_index, believer=st.sampled_from(["server", "client"]))
+    def half_open(self, client: int, believer: str) -> None:
+        """Break the socket telling only one end; the other believes it is still OPEN."""
+        conn = self._current_conn(self.primary(client))
+        if conn is None:
+            return
+        self.cover(f"half-open ({believer} believes)")
+        self.world.half_open(conn, believer)
+
+    def _backend(self, client: int) -> tuple[str, ...]:
+        return (p.WORKER, self.gateway_address(client), p.AUTH)
+
+    @step(fault="partition", client=client_index)
+    def partition(self, client: int) -> None:
+        """The tab goes offline: cut from the Worker, its gateway and the token service."""
+        if client in self.partitioned:
+            return
+        self.partitioned.add(client)
+        if self.gateway_state(client) == "grace":
+            self.cover("partition during grace")
+        for host in self._backend(client):
+            self.world.partition(self.primary(client), host)
+
+    @step(fault="partition", client=client_index)
+    def heal(self, client: int) -> None:
+        if client not in self.partitioned:
+            return
+        self.partitioned.discard(client)
+        for host in self._backend(client):
+            self.world.heal(self.primary(client), host)
+
+    @step(fault="herd")
+    def herd(self) -> None:
+        """A gateway-wide drop (a deploy): every tab's socket breaks at the same instant."""
+        dropped = {}
+        for user in range(USERS):
+            for address in self.live_tabs(user):
+                conn = self._current_conn(address)
+                if conn is not None:
+                    dropped[address] = conn
+        if not dropped:
+            return
+        self.cover(f"herd of {len(dropped)}")
+        self.herds.append((self.now, frozenset(dropped)))
+        for conn in dropped.values():
+            self.world.drop(conn)
+
+    # ------------------------------------------------------------------ gateway faults
+    @step(fault="crash", client=client_index)
+    def crash_gateway(self, client: int) -> None:
+        address = self.gateway_address(client)
+        if not self.world.host_up(address):
+            return
+        gw = self.lw.gateway(instance_of(client))
+        if gw is not None and gw.waiters:
+            self.cover("gateway crash with parked call")
+        self.cover(f"gateway crash while {self.gateway_state(client)}")
+        self.world.crash(address)
+
+    @step(fault="crash", client=client_index)
+    def restart_gateway(self, client: int) -> None:
+        address = self.gateway_address(client)
+        if address in self.world.hosts and not self.world.host_up(address):
+            self.world.restart(address)
+
+    @step(fault="crash", client=client_index)
+    def evict_gateway(self, client: int) -> None:
+        """Hibernation: the runtime evicts a gateway that holds sockets and has nothing in
+        flight (a Durable Object awaiting an RPC or a parked call is not idle, so it is
+        never evicted). Memory and timers go; sockets, storage and the alarm stay."""
+        gw = self.lw.gateway(instance_of(client))
+        if gw is None or not self.world.host_up(self.gateway_address(client)):
+            return
+        stats = gw.statistics()
+        if stats["pending_calls"] or stats["waiters"] or stats["outgoing"] \
+                or not stats["open_sockets"]:
+            return
+        self.cover("gateway evicted")
+        self.world.evict(self.gateway_address(client))
+
+    # ------------------------------------------------------------------ token service
+    @step(fault="token", ttl_s=st.sampled_from([5, 45, 120, 600]))
+    def token_ttl(self, ttl_s: int) -> None:
+        """Access tokens minted from now on last ``ttl_s`` seconds."""
+        if self.world.host_up(p.AUTH):
+            self.lw.inject(p.AUTH, p.SetTokenTtl(ttl_s))
+
+    @step(fault="auth")
+    def auth_down(self) -> None:
+        if self.world.host_up(p.AUTH):
+            if self._reconnecting():
+                self.cover("auth down while reconnecting")
+            self.world.crash(p.AUTH)
+
+    @step(fault="auth")
+    def auth_up(self) -> None:
+        if not self.world.host_up(p.AUTH):
+            self.world.restart(p.AUTH)
+
+    @step(fault="auth", mode=st.sampled_from(["reject", "ok"]))
+    def auth_mode(self, mode: str) -> None:
+        """``reject``: the token service answers every refresh 401."""
+        if self.world.host_up(p.AUTH):
+            self.lw.inject(p.AUTH, p.AuthMode(mode))
+
+    # ------------------------------------------------------------------ users
+    @step(fault="duplicate_tab", client=client_index)
+    def open_tab(self, client: int) -> None:
+        """The user opens a second tab that shares the first one's instanceName."""
+        if client in self.tabs:
+            return
+        state = self.gateway_state(client)
+        if state == "grace":
+            self.cover("duplicate tab during grace")
+        self.tabs[client] = self.lw.add_client(ClientSpec(f"u{client}", subscribe_to=(DOC,)))
+
+    @step(fault="duplicate_tab", client=client_index)
+    def close_tab(self, client: int) -> None:
+        """The user closes the second tab (the browser tears it down)."""
+        address = self.tabs.pop(client, None)
+        if address is not None:
+            self.world.crash(address)
+
+    @step(fault="gate", client=client_index)
+    def revoke(self, client: int) -> None:
+        """An admin withdraws the user's approval; tokens minted from now on fail the gate."""
+        if client in self.revoked or not self.world.host_up(p.AUTH):
+            return
+        self.revoked.add(client)
+        self.lw.inject(p.AUTH, p.SetUserClaims(f"u{client}", {"adminApproved": False}))
+
+    # ------------------------------------------------------------------ traffic
+    @step(client=client_index)
+    def call_client(self, client: int) -> None:
+        """``node/main`` calls the tab's ``ping``; the result comes back to the node."""
+        if self.gateway_state(client) == "grace":
+            self.cover("mesh call parked during grace")
+        tag = self._next("mc")
+        self.lw.call_client(instance_of(client), "ping", [tag], tag=tag)
+
+    @step(client=client_index, awaited=st.booleans())
+    def client_call(self, client: int, awaited: bool) -> None:
+        """The tab's app calls the Worker binding: ``callRaw`` (awaited) or ``call``."""
+        tag = self._next("await" if awaited else "fire")
+        if self.client_state(self.primary(client)) != "connected":
+            self.cover("call while not connected")
+        self.lw.client_call(self.primary(client), "echo", [tag], instance=None,
+                            binding=p.WORKER_BINDING, awaited=awaited, tag=tag)
+
+    @step()
+    def broadcast(self) -> None:
+        """The document changes and ``doc/main`` fans it out to its subscriber rows."""
+        if any(self.gateway_state(u) == "grace" for u in range(USERS)):
+            self.cover("broadcast during grace")
+        self.lw.publish(self._next("v"))
+
+    @step(client=client_index)
+    def subscribe(self, client: int) -> None:
+        self.lw.client_call(self.primary(client), "subscribe", tag=f"subscribe:{DOC}")
+
+    @step(client=client_index)
+    def unsubscribe(self, client: int) -> None:
+        self.lw.client_call(self.primary(client), "unsubscribe", tag=f"unsubscribe:{DOC}")
+
+    @step(client=client_index, kind=st.sampled_from(["online", "visible", "focus"]))
+    def wake(self, client: int, kind: str) -> None:
+        """A browser event the client listens to."""
+        self.lw.inject(self.primary(client), p.WakeUp(kind))
+
+    # ------------------------------------------------------------------ settling
+    def heal_faults(self) -> None:
+        if self.partitioned:
+            self.cover("settled while partitioned")
+        self.partitioned.clear()
+        self.world.heal()
+        for user in range(USERS):
+            address = self.gateway_address(user)
+            if address in self.world.hosts and not self.world.host_up(address):
+                self.cover("settled with a gateway down")
+                self.world.restart(address)
+        if not self.world.host_up(p.AUTH):
+            self.world.restart(p.AUTH)
+        self.lw.inject(p.AUTH, p.AuthMode("ok"))
+        self.lw.inject(p.AUTH, p.SetTokenTtl(self.model_config.access_ttl_s))
+
+    def describe(self, record: TraceRecord) -> str | None:
+        return describe(record)
+
+    def statistics(self) -> dict[str, Any]:
+        return {"users": USERS, "tabs": dict(self.tabs), "revoked": sorted(self.revoked),
+                "herds": len(self.herds), "steps": self.steps_applied}
+
+
+__all__ = ["USERS", "LumenizeDriver", "instance_of"]

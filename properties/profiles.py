@@ -1,0 +1,62 @@
+"""Hypothesis settings profiles: ``dev`` (default), ``ci`` and ``fuzz``.
+
+* ``dev``: a quick look while editing a model; Hypothesis's usual example database, so a
+  failure found once is tried first next time.
+* ``ci``: derandomized and bounded, no database: the same examples on every machine and
+  every run, so a red CI build is reproducible and a green one means the same thing.
+* ``fuzz``: long campaigns; a directory database under ``.hypothesis/fuzz`` keeps every
+  failure found so later campaigns (and ``dev``) start from them.
+
+Deadlines are off everywhere: a simulated hour legitimately takes longer than a
+simulated second, and the clock that matters is the virtual one.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from simulator.errors import ConfigError
+
+PROFILES = ("dev", "ci", "fuzz")
+DEFAULT_PROFILE = "dev"
+
+FUZZ_DATABASE = ".hypothesis/fuzz"
+
+_registered = False
+
+
+def register_profiles() -> None:
+    """Register the three profiles with Hypothesis (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    settings.register_profile(
+        "dev", max_examples=100, stateful_step_count=30, deadline=None,
+    )
+    settings.register_profile(
+        "ci", derandomize=True, max_examples=60, stateful_step_count=15, database=None,
+        deadline=None, print_blob=False, suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(
+        "fuzz", max_examples=100_000, stateful_step_count=60, deadline=None,
+        database=DirectoryBasedExampleDatabase(FUZZ_DATABASE),
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    _registered = True
+
+
+def profile_settings(name: str) -> settings:
+    """The settings of profile ``name``; an unknown name is a :class:`ConfigError`."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    register_profiles()
+    return settings.get_profile(name)
+
+
+def load_profile(name: str | None) -> str:
+    """Make ``name`` (default ``dev``) the active Hypothesis profile; returns the name."""
+    chosen = name or DEFAULT_PROFILE
+    profile_settings(chosen)
+    settings.load_profile(chosen)
+    return chosen

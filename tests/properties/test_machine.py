@@ -1,0 +1,100 @@
+"""The generated state machine: swarm subsets are honoured, invariants are distinct bugs,
+muted invariants stay quiet, and runs execute the way replay executes them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from properties.echo import PACK
+from properties.execution import check_all, only, run_steps
+from properties.invariants import violation_error
+from properties.machine import RunRecord, build_machine, fault_kinds
+from properties.steps import Step
+
+SETTINGS = settings(max_examples=40, stateful_step_count=12, derandomize=True, database=None,
+                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.runs: list[RunRecord] = []
+
+    def example_started(self) -> None:
+        pass
+
+    def example_finished(self, run: RunRecord) -> None:
+        self.runs.append(run)
+
+
+def test_swarm_subset_is_honoured() -> None:
+    recorder = Recorder()
+    machine = build_machine(PACK.driver, PACK.config("faithful"), 0, observer=recorder)
+    run_state_machine_as_test(machine, settings=SETTINGS)
+    kinds = PACK.driver.step_kinds
+    faults_seen = set()
+    for run in recorder.runs:
+        for step in run.steps:
+            fault = kinds[step.name].fault
+            assert fault is None or fault in run.enabled, (run.enabled, step)
+            faults_seen.add(fault)
+    subsets = {run.enabled for run in recorder.runs}
+    # Not vacuous: the runs used several different subsets, and faults did happen.
+    assert len(subsets) > 2
+    assert faults_seen - {None}
+    assert all(s <= set(fault_kinds(PACK.driver)) for s in subsets)
+
+
+def test_each_invariant_has_its_own_exception_class() -> None:
+    order, reconnects = violation_error("echo.order"), violation_error("echo.reconnects")
+    assert order is not reconnects
+    assert order is violation_error("echo.order")
+    assert issubclass(order, AssertionError) and order.__name__ == "EchoOrderViolated"
+
+
+def test_muted_invariants_are_not_reported() -> None:
+    machine = build_machine(PACK.driver, PACK.config("buggy"), 0,
+                            muted=("echo.order", "echo.reconnects"))
+    run_state_machine_as_test(machine, settings=SETTINGS)  # raises if anything is reported
+
+
+def test_unmuted_buggy_machine_fails_with_an_invariant_exception() -> None:
+    machine = build_machine(PACK.driver, PACK.config("duplicate"), 0)
+    with pytest.raises(violation_error("echo.order")) as caught:
+        run_state_machine_as_test(machine, settings=settings(
+            SETTINGS, max_examples=2000, phases=[Phase.generate]))
+    assert caught.value.violation.invariant_id == "echo.order"
+    assert caught.value.steps and all(isinstance(s, Step) for s in caught.value.steps)
+
+
+GIVE_UP_RUN = [step for _ in range(4)
+               for step in (Step("drop"), Step("advance", {"ms": 3000}))]
+
+
+def test_give_up_client_stops_reconnecting() -> None:
+    violation = run_steps(PACK.driver(PACK.config("give-up"), 0), GIVE_UP_RUN)
+    assert violation is not None and violation.invariant_id == "echo.reconnects"
+    assert "given up" in violation.message
+
+
+def test_faithful_client_reconnects_after_the_same_run() -> None:
+    assert run_steps(PACK.driver(PACK.config("faithful"), 0), GIVE_UP_RUN) is None
+
+
+def test_only_checks_the_named_invariant() -> None:
+    run = [Step("crash"), Step("restart"), Step("advance", {"ms": 5000}), *GIVE_UP_RUN]
+    config = PACK.config("buggy")
+    first = run_steps(PACK.driver(config, 0), run, check_all)
+    assert first is not None and first.invariant_id == "echo.order"
+    later = run_steps(PACK.driver(config, 0), run, only("echo.reconnects"))
+    assert later is not None and later.invariant_id == "echo.reconnects"
+
+
+def test_same_run_same_trace_hash() -> None:
+    hashes = set()
+    for _ in range(2):
+        driver = PACK.driver(PACK.config("faithful"), 7)
+        run_steps(driver, GIVE_UP_RUN)
+        hashes.add(driver.trace.sha256)
+    assert len(hashes) == 1

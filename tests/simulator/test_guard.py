@@ -1,0 +1,144 @@
+"""The determinism guard names the model's own line, and only acts inside a run."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from simulator import DeterminismError, World, guard
+from simulator.clock import Time, s
+from simulator.messages import AlarmFired, Effect, Input, Note, SetAlarm
+
+from .nodes import Do, Recorder, two_hosts
+
+HERE = Path(__file__)
+
+
+def line_of(marker: str) -> int:
+    """The line in this file that carries ``marker`` in a comment."""
+    for n, text in enumerate(HERE.read_text().splitlines(), start=1):
+        if text.rstrip().endswith(f"# {marker}"):
+            return n
+    raise AssertionError(marker)
+
+
+def read_clock() -> object:
+    return time.time()  # guard:time
+
+
+def global_random() -> object:
+    return random.random()  # guard:random
+
+
+def new_uuid() -> object:
+    return uuid.uuid4()  # guard:uuid4
+
+
+def urandom() -> object:
+    return os.urandom(8)  # guard:urandom
+
+
+def start_thread() -> object:
+    threading.Thread(target=lambda: None).start()  # guard:thread
+    return None
+
+
+def unseeded_random() -> object:
+    return random.Random().random()  # guard:Random
+
+
+def local_time() -> object:
+    return time.localtime()  # guard:localtime
+
+
+CASES: list[tuple[str, Callable[[], object], str]] = [
+    ("time.time", read_clock, "guard:time"),
+    ("random.random", global_random, "guard:random"),
+    ("uuid.uuid4", new_uuid, "guard:uuid4"),
+    ("os.urandom", urandom, "guard:urandom"),
+    ("threading.Thread.start", start_thread, "guard:thread"),
+    ("random.Random", unseeded_random, "guard:Random"),
+    ("time.localtime", local_time, "guard:localtime"),
+]
+
+
+def calling(fn: Callable[[], object]) -> Callable[[Time, Input], list[Effect]]:
+    def react(now: Time, inp: Input) -> list[Effect]:
+        fn()
+        return []
+
+    return react
+
+
+@pytest.mark.parametrize(("name", "fn", "marker"), CASES, ids=[c[0] for c in CASES])
+def test_nondeterminism_inside_handle_raises_naming_the_call_site(
+        name: str, fn: Callable[[], object], marker: str) -> None:
+    world, _, _ = two_hosts(server_on={Note: calling(fn)})
+    with pytest.raises(DeterminismError) as info:
+        world.inject("srv", Note("go"))
+    message = str(info.value)
+    assert message.startswith(f"{name}()")
+    assert re.search(rf"{re.escape(str(HERE))}:{line_of(marker)} in ", message), message
+    assert not guard.is_active()
+
+
+@pytest.mark.parametrize(("name", "fn", "marker"), CASES, ids=[c[0] for c in CASES])
+def test_outside_a_run_the_same_calls_work(name: str, fn: Callable[[], object],
+                                           marker: str) -> None:
+    World(0)  # installs the guard
+    fn()
+
+
+def test_a_node_constructor_is_guarded_too() -> None:
+    def factory(ctx):  # type: ignore[no-untyped-def]
+        read_clock()
+        return Recorder(ctx)
+
+    world = World(0)
+    with pytest.raises(DeterminismError, match=f"{line_of('guard:time')} in read_clock"):
+        world.add_host("x", factory)
+
+
+def test_seeded_ctx_rng_is_allowed_and_reproducible() -> None:
+    class Drawer(Recorder):
+        def on_input(self, now: Time, inp: Input) -> list[Effect]:
+            return [Note("drew", {"x": self.ctx.rng.random()})] if type(inp) is Note else []
+
+    draws: list[list[float]] = []
+    for _ in range(2):
+        world = World(7)
+        world.add_host("srv", Drawer)
+        world.inject("srv", Note("go"))
+        draws.append([r.data["data"]["x"] for r in world.trace.records if r.type == "Note"
+                      and r.kind == "out"])
+    assert draws[0] == draws[1] and len(draws[0]) == 1
+    assert 0.0 <= draws[0][0] < 1.0
+
+
+def test_outside_a_run_time_time_still_works_after_a_failure() -> None:
+    world, _, _ = two_hosts(server_on={Note: calling(read_clock)})
+    with pytest.raises(DeterminismError):
+        world.inject("srv", Note("go"))
+    assert time.time() > 0
+    assert isinstance(random.random(), float)
+
+
+def test_a_determinism_error_in_alarm_is_not_a_retryable_failure() -> None:
+    def alarm(now: Time, inp: AlarmFired) -> list[Effect]:
+        read_clock()
+        return []
+
+    world, _, _ = two_hosts(server_on={AlarmFired: alarm})
+    world.inject("srv", Do((SetAlarm(s(1)),)))
+    with pytest.raises(DeterminismError):
+        world.run_for(s(2))
+    assert not guard.is_active()
+    assert not any(r.type == "alarm.retry" for r in world.trace.records)
