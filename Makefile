@@ -12,7 +12,7 @@ PACKAGE_INITS := $(wildcard simulator/__init__.py models/__init__.py \
                             properties/__init__.py gatewaysim/__init__.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help test explore bench lint typecheck clean distclean
+.PHONY: help test notebooks explore bench lint typecheck clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | \
@@ -23,9 +23,13 @@ $(STAMP): pyproject.toml $(PACKAGE_INITS)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebooks]'
 	@touch $(STAMP)
 
-test: $(STAMP) ## lint, then run every test (parallel, Hypothesis "ci" profile)
+test: $(STAMP) ## lint, run every test (parallel, Hypothesis "ci" profile), run the notebooks
 	$(BIN)/ruff check .
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --nbmake notebooks/
+
+notebooks: $(STAMP) ## execute every notebook in notebooks/ top to bottom (nbmake)
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest --nbmake notebooks/
 
 explore: $(STAMP) ## run the echo scenario for an hour of virtual time
 	$(BIN)/gatewaysim run echo --seed 7 --duration 1h

@@ -8,7 +8,8 @@ The rules, as Cloudflare documents them (see ``specs/realtime-systems.md`` secti
 - ``getAlarm()`` reads ``None`` while ``alarm()`` runs, unless ``setAlarm`` was called
   since the handler started; a ``setAlarm`` inside a handler that then raises replaces
   the retry (cloudflare-docs PR #15685);
-- the alarm is durable: an object that is down when its alarm is due gets it on restart.
+- the alarm is durable: an object that is down when its alarm is due gets it on restart;
+  a namespace object (a Durable Object proper) is started by its alarm, as by any contact.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class Alarms:
         slot.entry = None
         if not self.world.host_up(host):
             slot.due_while_down = True
+            if self.world.revives(host):  # a Durable Object is started to run its alarm
+                self.world.contact(host, "alarm")  # reboots; host_restarted runs it
+                return
             self.world.trace.emit(self.world.now, host, SYS, "alarm.deferred", {})
             return
         self._run(host, slot)

@@ -6,7 +6,9 @@ A connection has two ends, the *client* (the host that opened it) and the *serve
 (the host that accepted it, possibly after a Worker forwarded the upgrade). Each end has
 its own view of the socket: CONNECTING, OPEN, CLOSING or CLOSED. Views change only when
 something reaches that end, after the link's latency, which is how "the client still
-thinks it is connected" happens naturally.
+thinks it is connected" happens naturally. That includes the news of a dead transport: an
+end becomes CLOSED when its close notice is delivered, not when it is scheduled, so until
+then the server still lists the socket and whatever the end sends is lost.
 
 Messages are FIFO per direction: a message never arrives before one sent earlier on the
 same connection in the same direction, even with jitter.
@@ -34,6 +36,7 @@ from .messages import (
     HttpFailed,
     HttpRequestReceived,
     HttpResponse,
+    Send,
     WsClosed,
     WsMessage,
     WsOpened,
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from .world import World
 
 CONNECTING, OPEN, CLOSING, CLOSED = "CONNECTING", "OPEN", "CLOSING", "CLOSED"
+_MSG = "msg"  # a frame's kind: "open", "msg" or "close"
 CLIENT, SERVER = "client", "server"
 
 
@@ -80,8 +84,12 @@ class Connection:
     broken: bool = False  # the transport is dead; nothing more is delivered
     aborted: bool = False  # the client closed before the upgrade was answered
     believers: set[str] = field(factory=set)  # ends not yet told the transport died
+    # Ends whose close notice is on its way: each still sees its socket as it was (a node
+    # must not find a socket CLOSED before it has been told), but nothing it sends arrives.
+    notified: set[str] = field(factory=set)
     last_arrival: dict[str, Time] = field(factory=dict)  # per direction, for FIFO
     opened_at: Time | None = None
+    seq: int = 0  # creation order: ``get_websockets`` lists oldest first
 
     def state_of(self, end: str) -> str | None:
         return self.client_state if end == CLIENT else self.server_state
@@ -102,6 +110,10 @@ class Exchange:
     done: bool = False
 
 
+def _by_seq(conn: Connection) -> int:
+    return conn.seq
+
+
 class Network:
     """Owned by a :class:`~simulator.world.World`; models reach it only through effects."""
 
@@ -118,6 +130,11 @@ class Network:
         self.conns: dict[str, Connection] = {}
         self.exchanges: dict[str, Exchange] = {}
         self.auto_responses: dict[str, dict[str, str]] = {}
+        # Per server host, its connections whose server end is OPEN or CLOSING, in creation
+        # order: what ``get_websockets`` lists, kept in step with every server_state change
+        # so a listing does not scan every connection in the world.
+        self._listed: dict[str, dict[Connection, None]] = {}
+        self._opened = 0
 
     # ---------------------------------------------------------------- links and faults
     def latency(self, a: str, b: str) -> Time:
@@ -160,21 +177,40 @@ class Network:
 
     def _tell_closed(self, conn: Connection, end: str, delay: Time, code: int, reason: str,
                      clean: bool) -> None:
-        """Schedule the CLOSED notice for one end (once)."""
+        """Schedule the CLOSED notice for one end (at most one per end).
+
+        The end's view stays as it is until the notice arrives: until then the node has
+        not been told, so the socket is still listed (``get_websockets``) and a send from
+        it is not refused but lost (``frame.lost``), as it is on a dead transport.
+        """
         host = conn.host_of(end)
         state = conn.state_of(end)
-        if host is None or state in (CLOSED, None):
+        if host is None or state in (CLOSED, None) or end in conn.notified:
             return
-        if end == CLIENT:
-            conn.client_state = CLOSED
-        else:
-            conn.server_state = CLOSED
+        conn.notified.add(end)
         conn.believers.discard(end)
         if state == CONNECTING:  # the upgrade never completed: that is a failed connect
             notice: Any = WsRejected(conn.id, 0, reason)
         else:
             notice = WsClosed(conn.id, code, reason, clean)
-        self._deliver_at(self.world.now + delay, host, notice)
+        world = self.world
+        h = world.hosts.get(host)
+        life = None if h is None or not h.up else (h.incarnation, h.crashes)
+        world.scheduler.call_at(world.now + delay, self._close_notice_due,
+                                (conn, end, (host, notice, life)))
+
+    def _close_notice_due(self, arg: tuple[Connection, str, tuple[str, Any, Any]]) -> None:
+        """The notice reaches its end: only now does that end's view become CLOSED."""
+        conn, end, delivery = arg
+        if end not in conn.notified:  # the node closed the socket first: it has its notice
+            return
+        conn.notified.discard(end)
+        if end == CLIENT:
+            conn.client_state = CLOSED
+        else:
+            conn.server_state = CLOSED
+            self._unlist(conn)
+        self.world._deliver_scheduled(delivery)
 
     def _break(self, conn: Connection, told: dict[str, Time], reason: str) -> None:
         """The transport dies. Ends in ``told`` learn after their delay; the rest believe."""
@@ -182,8 +218,8 @@ class Network:
             return
         conn.broken = True
         for end in (CLIENT, SERVER):
-            if conn.state_of(end) in (None, CLOSED):
-                continue
+            if conn.state_of(end) in (None, CLOSED) or end in conn.notified:
+                continue  # gone, or already being told
             if end in told:
                 self._tell_closed(conn, end, told[end], CLOSE_ABNORMAL, reason, False)
             elif conn.state_of(end) == CONNECTING:
@@ -236,6 +272,7 @@ class Network:
                     conn.client_state = CLOSED
                 if conn.server == host:
                     conn.server_state = CLOSED
+                    self._unlist(conn)
                 if conn.server is None and conn.target == host and conn.client != host:
                     conn.broken = True
                     if conn.client_state == CONNECTING:
@@ -265,7 +302,8 @@ class Network:
 
     # ---------------------------------------------------------------- WebSocket effects
     def open(self, client: str, conn_id: str, to: str, request: dict) -> None:
-        conn = Connection(conn_id, client, to, dict(request))
+        self._opened += 1
+        conn = Connection(conn_id, client, to, dict(request), seq=self._opened)
         self.conns[conn_id] = conn
         self._route_upgrade(conn, client, to)
 
@@ -290,7 +328,7 @@ class Network:
         conn, to = arg
         if conn.broken:
             return
-        if not self.world.host_up(to):
+        if not self.world.contact(to, "connect"):
             conn.broken = True
             conn.client_state = CLOSED
             self._deliver_at(self.world.now + self.latency(to, conn.client), conn.client,
@@ -303,15 +341,18 @@ class Network:
         if conn is None or conn.broken:
             self._sys(server, "accept.ignored", conn=conn_id)
             return
+        if conn.server is not None and conn.server != server:
+            self._unlist(conn)
         conn.server = server
         conn.server_state = OPEN
+        self._list(conn)
         conn.attachment = attachment
         conn.opened_at = self.world.now
         if conn.aborted:
             self._tell_closed(conn, SERVER, self.latency(conn.client, server), CLOSE_ABNORMAL,
                               "client went away", False)
             return
-        self._send_dir(conn, SERVER, ("open", response))
+        self._send_dir(conn, SERVER, "open", response)
 
     def reject(self, server: str, conn_id: str, status: int, reason: str) -> None:
         conn = self.conns.get(conn_id)
@@ -349,9 +390,13 @@ class Network:
         if state != OPEN:
             self._sys(host, "send.dropped", conn=conn_id, why=f"socket {state}")
             return
-        self._send_dir(conn, end, ("msg", data))
+        self._send_dir(conn, end, _MSG, data)
 
-    def _send_dir(self, conn: Connection, end: str, payload: tuple[str, Any]) -> None:
+    def apply_send(self, host: str, eff: Send) -> None:
+        """The ``Send`` effect: :meth:`send` without unpacking it in a lambda first."""
+        self.send(host, eff.conn, eff.data)
+
+    def _send_dir(self, conn: Connection, end: str, what: str, value: Any) -> None:
         """Put a frame from ``end`` on the wire (an open notice, a message or a close)."""
         src: str | None
         dst: str | None
@@ -360,6 +405,9 @@ class Network:
         else:
             src, dst, dst_end = conn.server, conn.client, CLIENT
         assert src is not None and dst is not None
+        if conn.notified and end in conn.notified:  # told soon; what it sends is lost
+            self._sys(src, "frame.lost", conn=conn.id, why="transport dead")
+            return
         if conn.broken:
             if end in conn.believers:  # a half-open end finds out by sending
                 self._sys(src, "frame.lost", conn=conn.id, why="transport dead")
@@ -371,33 +419,52 @@ class Network:
             self._break(conn, {end: self.config.rto}, "partitioned")
             return
         scheduler = self.world.scheduler
-        arrival = scheduler.now + self.latency(src, dst)
+        # self.latency(src, dst), inlined: once per frame.
+        link = self.links.get((src, dst)) if self.links else None
+        if link is None:
+            config = self.config
+            base, jitter = config.latency, config.jitter
+        else:
+            base, jitter = link.latency, link.jitter
+        arrival = scheduler.now + base + (self.rng.randint(0, jitter) if jitter else 0)
         last_arrival = conn.last_arrival
         last = last_arrival.get(end, 0)
         if arrival < last:  # FIFO per direction: never overtake an earlier frame
             arrival = last
         last_arrival[end] = arrival
-        scheduler.call_at(arrival, self._arrive_frame, (conn, dst_end, payload))
+        if what == _MSG:
+            scheduler.call_at(arrival, self._arrive_msg, (conn, dst_end, value))
+        else:
+            scheduler.call_at(arrival, self._arrive_frame, (conn, dst_end, what, value))
 
-    def _arrive_frame(self, arg: tuple[Connection, str, tuple[str, Any]]) -> None:
-        conn, end, (what, value) = arg
+    def _arrive_msg(self, arg: tuple[Connection, str, Any]) -> None:
+        """A message frame reaches ``end``: the common case, kept apart from open and close."""
+        conn, end, value = arg
+        if conn.broken:
+            return
+        if end == SERVER:
+            host, state = conn.server, conn.server_state
+        else:
+            host, state = conn.client, conn.client_state
+        if state != OPEN and state != CLOSING:
+            return
+        if end == SERVER and self.auto_responses and isinstance(value, str):
+            auto = self.auto_responses.get(host)  # type: ignore[arg-type]
+            if auto is not None and value in auto:
+                self.world.trace.emit(self.world.scheduler.now, host, SYS,  # type: ignore
+                                      "auto_response", {"conn": conn.id, "request": value,
+                                                        "response": auto[value]})
+                self._send_dir(conn, SERVER, _MSG, auto[value])
+                return
+        self.world.deliver_now(host, WsMessage(conn.id, value))  # type: ignore[arg-type]
+
+    def _arrive_frame(self, arg: tuple[Connection, str, str, Any]) -> None:
+        conn, end, what, value = arg
         if conn.broken:
             return
         host = conn.host_of(end)
         assert host is not None
-        if what == "msg":
-            if conn.state_of(end) not in (OPEN, CLOSING):
-                return
-            if end == SERVER and isinstance(value, str):
-                auto = self.auto_responses.get(host)
-                if auto is not None and value in auto:
-                    self.world.trace.emit(self.world.now, host, SYS, "auto_response",
-                                            {"conn": conn.id, "request": value,
-                                             "response": auto[value]})
-                    self._send_dir(conn, SERVER, ("msg", auto[value]))
-                    return
-            self.world.deliver_now(host, WsMessage(conn.id, value))
-        elif what == "open":
+        if what == "open":
             if conn.client_state != CONNECTING:
                 if conn.aborted:  # the client closed while the accept was on its way
                     self._break(conn, {SERVER: self.latency(host, conn.server or host)},
@@ -415,9 +482,10 @@ class Network:
                 conn.client_state = CLOSED
             else:
                 conn.server_state = CLOSED
+                self._unlist(conn)
             self.world.deliver_now(host, WsClosed(conn.id, code, reason, True))
             if state == OPEN:  # echo the close frame back, as a WebSocket stack does
-                self._send_dir(conn, end, ("close", (code, reason)))
+                self._send_dir(conn, end, "close", (code, reason))
             self._gc()
 
     def close(self, host: str, conn_id: str, code: int, reason: str) -> None:
@@ -427,7 +495,10 @@ class Network:
         end = conn.end_of(host)
         state = conn.state_of(end)
         if state == CONNECTING:  # closing before open fails the connection (1006)
-            conn.aborted = True
+            if end in conn.notified:  # its failure is on its way: this one replaces it
+                conn.notified.discard(end)
+            else:
+                conn.aborted = True
             conn.client_state = CLOSED
             self._deliver_at(self.world.now, host,
                              WsClosed(conn_id, CLOSE_ABNORMAL, "closed before open", False))
@@ -438,17 +509,38 @@ class Network:
             conn.client_state = CLOSING
         else:
             conn.server_state = CLOSING
-        self._send_dir(conn, end, ("close", (code, reason)))
+        self._send_dir(conn, end, "close", (code, reason))
 
     def set_auto_response(self, host: str, request: str, response: str) -> None:
         self.auto_responses.setdefault(host, {})[request] = response
 
     def server_sockets(self, host: str) -> list[SocketView]:
-        out = []
-        for conn in self.conns.values():  # dict order = creation order: deterministic
-            if conn.server == host and conn.server_state in (OPEN, CLOSING):
-                out.append(SocketView(conn.id, conn.client, conn.attachment, conn.server_state))
-        return out
+        """The server ends at ``host`` that are OPEN or CLOSING, oldest connection first."""
+        listed = self._listed.get(host)
+        if not listed:
+            return []
+        return [SocketView(c.id, c.client, c.attachment, c.server_state) for c in listed]
+
+    def _list(self, conn: Connection) -> None:
+        """Index a server end that became OPEN, keeping creation order."""
+        assert conn.server is not None
+        listed = self._listed.setdefault(conn.server, {})
+        if conn in listed:
+            return
+        if listed and next(reversed(listed)).seq > conn.seq:  # accepted out of order
+            ordered = sorted([*listed, conn], key=_by_seq)
+            listed.clear()
+            listed.update(dict.fromkeys(ordered))
+        else:
+            listed[conn] = None
+
+    def _unlist(self, conn: Connection) -> None:
+        """Drop a server end that became CLOSED (or moved) from its host's index."""
+        listed = self._listed.get(conn.server) if conn.server is not None else None
+        if listed is not None:
+            listed.pop(conn, None)
+            if not listed:
+                del self._listed[conn.server]  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- HTTP exchanges
     def request(self, client: str, req: str, to: str, method: str, path: str, headers: dict,
@@ -461,7 +553,7 @@ class Network:
         if self.is_blocked(client, to):
             self._fail_later(ex, self.config.http_unreachable, "unreachable")
             return
-        if not self.world.host_reachable(to):
+        if not self.world.host_reachable(to, "request"):
             self._fail_later(ex, self.latency(client, to) * 2, "connection refused")
             return
         inp = HttpRequestReceived(req, client, method, path, dict(headers), body)
@@ -471,7 +563,7 @@ class Network:
         ex, inp = arg
         if ex.done:
             return
-        if not self.world.host_up(ex.server):
+        if not self.world.contact(ex.server, "request"):
             self._fail_later(ex, self.latency(ex.server, ex.client), "connection refused")
             return
         self.world.deliver_now(ex.server, inp)

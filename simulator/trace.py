@@ -140,29 +140,68 @@ def _scalar(value: Any) -> str:
 
 _encode_str = json.encoder.encode_basestring
 _VALUE_ENCODERS: dict[type, Callable[[Any], str]] = {}
+_LINE_ENCODERS: dict[type, Callable[[Any, str, str, int, Time], str]] = {}
+
+# What a compiled encoder writes for one field: :func:`_scalar` spelled out inline, so a
+# field costs no call unless its value is a container (then the C encoder, as _scalar does).
+_FIELD = ("{{(_es(x) if (c := (x := v.{name}).__class__) is _str else _ir(x) if c is _int "
+          "else \"null\" if x is None else _j(_ci(x, 0)))}}")
+_ENCODER_GLOBALS = {"_es": _encode_str, "_str": str, "_ir": int.__repr__, "_int": int,
+                    "_j": "".join, "_ci": _c_iterencode}
+
+
+def _fields_source(cls: type) -> str:
+    """The f-string body (without the outer braces) of ``cls``'s fields, in sorted order."""
+    parts = []
+    for i, name in enumerate(sorted(_FIELDS.get(cls) or _field_names(cls))):
+        key = json.encoder.encode_basestring(name).replace("{", "{{").replace("}", "}}")
+        parts.append(f"{',' if i else ''}{key}:{_FIELD.format(name=name)}")
+    return "".join(parts)
+
+
+def _compile(cls: type, source: str, what: str) -> Callable[..., str]:
+    namespace: dict[str, Any] = dict(_ENCODER_GLOBALS)
+    exec(compile(source, f"<trace {what} for {cls.__qualname__}>", "exec"), namespace)
+    return namespace["encode"]
 
 
 def _value_encoder(cls: type) -> Callable[[Any], str]:
     """Compile ``value -> '{"field":...}'`` for one attrs class (fields in sorted order).
 
     It writes exactly what the trace's JSON encoder writes for ``value_fields(value)``:
-    the same keys in the same order, each value through :func:`_scalar`, which hands
-    anything but a str, an int or None to that encoder. attrs builds its ``__init__``
-    the same way, from source, once per class.
+    the same keys in the same order, each value as :func:`_scalar` writes it (a str, an
+    int or None directly, anything else through that encoder). attrs builds its
+    ``__init__`` the same way, from source, once per class.
     """
-    names = sorted(_FIELDS.get(cls) or _field_names(cls))
-    parts = []
-    for i, name in enumerate(names):
-        key = json.encoder.encode_basestring(name).replace("{", "{{").replace("}", "}}")
-        parts.append(f"{',' if i else ''}{key}:{{_s(v.{name})}}")
-    body = "".join(parts)
-    source = f"def encode(v, _s=_s):\n    return f'{{{{{body}}}}}'\n"
-    namespace: dict[str, Any] = {"_s": _scalar}
-    exec(compile(source, f"<trace encoder for {cls.__qualname__}>", "exec"), namespace)
-    encode = namespace["encode"]
+    source = f"def encode(v):\n    return f'{{{{{_fields_source(cls)}}}}}'\n"
+    encode = _compile(cls, source, "encoder")
     _VALUE_ENCODERS[cls] = encode
     return encode
 
+
+def _line_encoder(cls: type) -> Callable[[Any, str, str, int, Time], str]:
+    """Compile the whole record line for a value of ``cls``: ``_line`` with the data inline.
+
+    ``encode(value, actor_json, kind_json, seq, t)`` returns exactly
+    ``_line(t, seq, actor, kind, cls.__name__, value_fields(value))``; the type name is a
+    constant of the compiled function, and no intermediate data string is built.
+    """
+    type_json = json.encoder.encode_basestring(cls.__name__)
+    type_json = type_json.replace("\\", "\\\\").replace("'", "\\'")
+    type_json = type_json.replace("{", "{{").replace("}", "}}")
+    source = (
+        "def encode(v, a, k, seq, t):\n"
+        f"    return f'{{{{\"actor\":{{a}},\"data\":{{{{{_fields_source(cls)}}}}},"
+        f"\"kind\":{{k}},\"seq\":{{seq}},\"t\":{{t}},\"type\":{type_json}}}}}'\n"
+    )
+    encode = _compile(cls, source, "line encoder")
+    _LINE_ENCODERS[cls] = encode
+    return encode
+
+
+for _kind in (IN, OUT, FAULT, SYS):
+    _jstr(_kind)
+_KINDS = frozenset((IN, OUT, FAULT, SYS))  # always in _STRINGS
 
 Listener = Callable[[TraceRecord], None]
 
@@ -196,8 +235,7 @@ class Trace:
         self.keep = keep
         self.records: list[TraceRecord] = []
         self.listeners: list[Listener] = []
-        self.count = 0
-        self._seq = 0
+        self._seq = 0  # records so far: the last record's seq
         self._closed = False
         self._pending: list[str] = []
         self._write_line(_dumps({"header": self.header}))
@@ -223,7 +261,6 @@ class Trace:
     def emit(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> None:
         """Record without handing back a record object: the kernel's hot path."""
         self._seq = seq = self._seq + 1
-        self.count += 1
         get = _STRINGS.get
         pending = self._pending
         # _line(), inlined: this runs once per record.
@@ -248,23 +285,22 @@ class Trace:
         written by a per-class encoder instead of through a dict.
         """
         cls = type(value)
-        encode = _VALUE_ENCODERS.get(cls)
-        if encode is None:
-            encode = _value_encoder(cls)
+        try:  # subscripts, not .get(): this runs once per input and per effect
+            encode = _LINE_ENCODERS[cls]
+        except KeyError:
+            encode = _line_encoder(cls)
+        try:
+            actor_json = _STRINGS[actor]
+        except KeyError:
+            actor_json = _jstr(actor)
         self._seq = seq = self._seq + 1
-        self.count += 1
-        get = _STRINGS.get
-        type_ = cls.__name__
         pending = self._pending
-        pending.append(
-            f'{{"actor":{get(actor) or _jstr(actor)},"data":{encode(value)},'
-            f'"kind":{get(kind) or _jstr(kind)},"seq":{seq},"t":{t},'
-            f'"type":{get(type_) or _jstr(type_)}}}'
-        )
+        pending.append(encode(value, actor_json, _STRINGS[kind] if kind in _KINDS
+                              else _jstr(kind), seq, t))
         if len(pending) >= _FLUSH_EVERY:
             self.flush()
         if self.keep or self.listeners:
-            rec = TraceRecord(t, seq, actor, kind, type_, value_fields(value))
+            rec = TraceRecord(t, seq, actor, kind, cls.__name__, value_fields(value))
             if self.keep:
                 self.records.append(rec)
             for listener in self.listeners:
@@ -279,6 +315,11 @@ class Trace:
     def record_value(self, t: Time, actor: str, kind: str, value: Any) -> TraceRecord:
         """Record an attrs value (an input or effect) under its class name."""
         return self.record(t, actor, kind, type(value).__name__, value_fields(value))
+
+    @property
+    def count(self) -> int:
+        """How many records were emitted (kept or not)."""
+        return self._seq
 
     @property
     def sha256(self) -> str:

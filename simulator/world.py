@@ -7,7 +7,9 @@ node returned, and applies them in order. Faults are methods on the world, recor
 
 Hosts are addressed by strings. A *namespace* (``add_namespace("gateway/", factory)``)
 creates hosts on first contact, the way a Durable Object exists once something addresses
-it by name.
+it by name. For the same reason a namespace host that crashed comes back on the next
+contact (an upgrade, a request, its alarm): a new incarnation, recorded as ``host.revived``.
+Plain hosts (``add_host``) stay down until ``restart``, like a server nobody restarts.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Host:
     timers: dict = field(factory=dict)
     ctx: HostContext | None = None
     crashes: int = 0
+    revives: bool = False  # a Durable Object: the next contact after a crash recreates it
 
 
 class World:
@@ -142,7 +145,7 @@ class World:
             AcceptConnection: lambda h, e: self.network.accept(h, e.conn, e.attachment, e.response),
             RejectConnection: lambda h, e: self.network.reject(h, e.conn, e.status, e.reason),
             ForwardConnection: lambda h, e: self.network.forward(h, e.conn, e.to, e.request),
-            Send: lambda h, e: self.network.send(h, e.conn, e.data),
+            Send: self.network.apply_send,
             CloseConnection: lambda h, e: self.network.close(h, e.conn, e.code, e.reason),
             SetAttachment: lambda h, e: self.network.set_attachment(h, e.conn, e.attachment),
             SetAutoResponse: lambda h, e: self.network.set_auto_response(h, e.request, e.response),
@@ -199,14 +202,39 @@ class World:
         if host is None:
             for prefix, factory in self.namespaces.items():
                 if address.startswith(prefix):
-                    self.add_host(address, factory)
-                    return self.hosts[address]
+                    host = Host(address, factory, storage={}, timers={}, revives=True)
+                    self.hosts[address] = host
+                    self._boot(host)
+                    return host
         return host
 
-    def host_reachable(self, address: str) -> bool:
-        """Known (or creatable) and up."""
-        host = self._resolve(address)
-        return host is not None and host.up
+    def host_reachable(self, address: str, why: str = "connect") -> bool:
+        """Known (or creatable) and up, reviving a crashed namespace host (see :meth:`contact`)."""
+        return self._resolve(address) is not None and self.contact(address, why)
+
+    def contact(self, address: str, why: str) -> bool:
+        """Something reaches ``address`` (an upgrade or request arriving, an alarm due).
+
+        Up: true. Down: a namespace host is revived and answers; a plain host does not.
+        """
+        host = self.hosts.get(address)
+        if host is None:
+            return False
+        if not host.up and host.revives:
+            self._revive(host, why)
+        return host.up
+
+    def revives(self, address: str) -> bool:
+        """Whether ``address`` is a namespace host, recreated on contact after a crash."""
+        host = self.hosts.get(address)
+        return host is not None and host.revives
+
+    def _revive(self, host: Host, why: str) -> None:
+        """Recreate a crashed Durable Object: storage and alarm kept, memory lost."""
+        self.trace.emit(self.now, host.address, SYS, "host.revived",
+                        {"incarnation": host.incarnation + 1, "by": why})
+        self._boot(host)
+        self.alarms.host_restarted(host.address)
 
     def host_up(self, address: str) -> bool:
         host = self.hosts.get(address)
@@ -261,14 +289,15 @@ class World:
         """Hand ``inp`` to the node at once, record it, and apply what it returns."""
         host = self.hosts.get(address)
         now = self.scheduler.now
-        if host is None or not host.up or host.node is None:
+        node = None if host is None or not host.up else host.node
+        if node is None:
             self.trace.emit(now, address, SYS, "input.lost",
                             {"input": type(inp).__name__, "why": "host down"})
             return
         self.trace.emit_value(now, address, IN, inp)
         _guard_state["active"] += 1
         try:
-            effects = host.node.handle(now, inp)
+            effects = node.handle(now, inp)
         except FailedWithEffects as exc:
             _guard_state["active"] -= 1
             self._apply_all(host, exc.effects)
@@ -322,8 +351,9 @@ class World:
         now = self.scheduler.now
         for eff in effects:
             record(now, address, OUT, eff)
-            fn = apply.get(type(eff))
-            if fn is None:
+            try:
+                fn = apply[type(eff)]
+            except KeyError:
                 fn = self._applier_for(address, eff)
             fn(address, eff)
 

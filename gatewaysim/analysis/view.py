@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from simulator.world import World
 
+    from .branch import Change, RunOutcome, StepMark
+
 Predicate = Callable[[TraceRecord], bool]
 
 CALL_ID_KEYS = ("callId", "call_id")
@@ -38,9 +40,11 @@ CALL_ID_KEYS = ("callId", "call_id")
 
 @frozen
 class ViewSource:
-    """Where a view's records came from: ``kind`` is file, trace, world, failure or records.
+    """Where a view's records came from: ``kind`` is file, trace, world, failure, steps,
+    branch or records.
 
-    ``origin`` is the live object (the ``World``, the ``Trace``, the loaded failure) when
+    ``origin`` is the live object (the ``World``, the ``Trace``, or for failure, steps and
+    branch views the executed run, a :class:`~gatewaysim.analysis.branch.RunOutcome`) when
     there is one; it is left out of equality so two views of the same file compare equal.
     """
 
@@ -155,19 +159,40 @@ class TraceView:
                      **kwargs: Any) -> TraceView:
         """Replay a failure file (optionally under another model ``variant``) and view it.
 
-        The view's :attr:`source` keeps the loaded failure, so the run can be replayed again.
+        The run goes through the same ``Execution`` as ``gatewaysim replay``, judged by the
+        file's invariant, so the view's :attr:`sha256` is the file's trace hash. Its
+        :attr:`source` keeps the executed run (a
+        :class:`~gatewaysim.analysis.branch.RunOutcome` whose ``failure`` is the loaded
+        file), so the view can be replayed again with a change: :meth:`branch`.
         """
         try:
+            from properties.execution import Execution  # noqa: F401  (how the steps run)
             from properties.failure import load_failure
-            from properties.replay import replay
         except ImportError as exc:
             raise ImportError(
                 "TraceView.from_failure needs properties.failure.load_failure and "
-                "properties.replay.replay, which this installation does not have") from exc
+                "properties.execution, which this installation does not have") from exc
+        from .branch import Run, view_of
+
         failure = load_failure(path)
-        result = replay(failure, variant=variant)
-        src = ViewSource("failure", Path(path), variant, origin=failure)
-        return cls.from_trace(result.trace, source=src, **kwargs)
+        run = Run.from_failure(failure)
+        if variant is not None:
+            run = run.under(variant)
+        return view_of(run.execute(failure=failure), "failure", Path(path), variant, **kwargs)
+
+    @classmethod
+    def from_steps(cls, pack: str, steps: Sequence[Any], *, variant: str | None = None,
+                   seed: int = 0, invariant: str | None = None, **kwargs: Any) -> TraceView:
+        """Run a list of :class:`~properties.steps.Step` values on ``pack`` and view it.
+
+        ``variant`` defaults to the pack's default; ``invariant`` judges the run by one
+        invariant (``None``: all of them, stopping at the first violation, as exploration
+        does). The view can be branched like a failure's.
+        """
+        from .branch import Run, view_of
+
+        run = Run.of_steps(pack, steps, variant=variant, seed=seed, invariant=invariant)
+        return view_of(run.execute(), "steps", None, run.variant, **kwargs)
 
     @classmethod
     def of(cls, source: TraceView | Trace | World | str | Path, **kwargs: Any) -> TraceView:
@@ -318,11 +343,53 @@ class TraceView:
         """:meth:`at` for a time in integer microseconds, as records carry it."""
         return self.index.at_us(t_us)
 
+    # ------------------------------------------------------------------ branching
+    def _outcome(self) -> RunOutcome | None:
+        from .branch import RunOutcome
+
+        origin = self.source.origin
+        return origin if isinstance(origin, RunOutcome) else None
+
+    def steps(self) -> tuple[StepMark, ...]:
+        """The steps of the run behind this view as applied: index, time, first record.
+
+        Only views of runs made of steps have them (:meth:`from_failure`,
+        :meth:`from_steps`, :meth:`branch`); any other view is a ``ConfigError``.
+        """
+        from .branch import outcome_of
+
+        return outcome_of(self).marks
+
+    def branch(self, t: float | None = None, change: Change | None = None, *,
+               variant: str | None = None) -> TraceView:
+        """Rerun this view's run with one decision changed, and view the new run.
+
+        ``change`` is a :class:`~gatewaysim.analysis.branch.RemoveStep`, ``ReplaceStep``,
+        ``ChangeArg`` or ``Delay`` naming a 0-based step index (see :meth:`steps`). With a
+        time ``t`` (seconds) and no index, the change applies to the first fault step at
+        or after ``t``; ``branch(t)`` alone removes that fault. ``variant`` reruns under
+        another variant's config (``branch(variant="fixed")``). The whole step list is
+        rerun, so the new trace equals this one up to the changed step:
+        ``diff(view, view.branch(...))`` shows where they part. The new view remembers
+        its run, so it can be branched again. Views whose records were not produced from
+        steps (a world, a trace file) cannot be rerun: ``ConfigError``.
+        """
+        from .branch import branch
+
+        return branch(self.root, t, change, variant=variant)
+
     # ------------------------------------------------------------------ outputs
     def timeline(self, describe: Callable[[TraceRecord], str | None] | None = None,
                  verbose: bool = False, limit: int | None = None) -> str:
-        """The text timeline of this view (``simulator.timeline.render_timeline``)."""
+        """The text timeline of this view (``simulator.timeline.render_timeline``).
+
+        A view of a run made of steps reads records with its pack's ``describe`` unless
+        another is given.
+        """
         from simulator.timeline import render_timeline
+
+        if describe is None:
+            describe = getattr(self._outcome(), "describe", None)
 
         return render_timeline(list(self.records), describe=describe, verbose=verbose,
                                limit=limit)

@@ -486,6 +486,13 @@ class LumenizeClient(Node):
         effects: list[Effect] = [Note("refresh.done", done)]
         for waiter in flight.waiters:
             if waiter == REAUTH:
+                if not result.ok and not result.login_required and self.config.fixed(
+                        "reauth_retries_transient_failure"):
+                    # Fix (spec 2.1 "close 4401", case 82; realtime-systems 3 #11): only a
+                    # definitive 401/403 is terminal. A token service that is down or
+                    # answers 5xx is transient: back off and reconnect (which refreshes).
+                    effects += self.fire(now, table.CONNECT_FAILED)
+                    continue
                 effects += self.fire(now, table.REAUTH_OK if result.ok else table.REAUTH_FAILED)
             else:
                 assert isinstance(waiter, int)

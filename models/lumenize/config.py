@@ -40,6 +40,16 @@ FIXES: dict[str, str] = {
         "A rejected upgrade (403 from the access gate) is visible to the client and terminal "
         "(onLoginRequired), rather than a 1006 that is retried forever."
     ),
+    "resubscribe_after_gateway_crash": (
+        "A gateway that crashed during a grace period (and so lost its parked calls and "
+        "missed the fan-outs sent while it was down) says subscriptionRequired: true at the "
+        "next connection, instead of claiming continuity from the surviving alarm."
+    ),
+    "reauth_retries_transient_failure": (
+        "After a 4401 close, a refresh that fails because the token service is down or "
+        "answers 5xx backs off and retries; only a definitive 401/403 calls onLoginRequired "
+        "(the real client treats any failure on the 4401 path as terminal, spec case 82)."
+    ),
 }
 
 #: Planted bugs for the bug zoo; none is in the real code.

@@ -55,6 +55,7 @@ from simulator.messages import (
     Send,
     SetAlarm,
     SetAutoResponse,
+    Start,
     StorageDelete,
     StoragePut,
     TimerFired,
@@ -77,6 +78,8 @@ ON_MESH_CALL: dict[str, str] = {
 
 #: Durable key of fix ``resubscribe_after_fanout_drop``: resources that dropped this client.
 SUBSCRIPTION_LOST_KEY = "subscriptionLost"
+#: Durable key of fix ``resubscribe_after_gateway_crash``: a grace period is under way.
+GRACE_KEY = "graceSince"
 
 MISSING_IDENTITY = "Unauthorized: missing identity"
 INVALID_TOKEN = "Unauthorized: invalid token"
@@ -215,6 +218,8 @@ class LumenizeGateway(Node):
     # ------------------------------------------------------------------ dispatch
     def on_input(self, now: Time, inp: Input) -> list[Effect]:
         match inp:
+            case Start(incarnation=incarnation) if incarnation > 0:
+                return self._booted(now)
             case ConnectRequested(conn=conn, request=request):
                 return self._upgrade(now, conn, request)
             case WsMessage(conn=conn, data=data):
@@ -290,6 +295,8 @@ class LumenizeGateway(Node):
             effects.append(DeleteAlarm())
         if self.ctx.storage.get(SUBSCRIPTION_LOST_KEY) is not None:
             effects.append(StorageDelete(SUBSCRIPTION_LOST_KEY))
+        if self.ctx.storage.get(GRACE_KEY) is not None:
+            effects.append(StorageDelete(GRACE_KEY))
         effects.append(Send(conn, {"type": "connection_status",
                                    "subscriptionRequired": subscription_required}))
         return effects
@@ -297,8 +304,10 @@ class LumenizeGateway(Node):
     def _subscription_required(self, now: Time, any_socket: bool) -> bool:
         """Section 1.4: false on supersession or a reconnect within grace, else true."""
         # Fix resubscribe_after_fanout_drop (section 6, silent subscription loss): a
-        # broadcaster that dropped this client's row left a durable flag.
-        if self.config.fixed("resubscribe_after_fanout_drop") and \
+        # broadcaster that dropped this client's row left a durable flag. Fix
+        # resubscribe_after_gateway_crash leaves the same flag after a crash in grace.
+        if (self.config.fixed("resubscribe_after_fanout_drop")
+                or self.config.fixed("resubscribe_after_gateway_crash")) and \
                 self.ctx.storage.get(SUBSCRIPTION_LOST_KEY) is not None:
             return True
         if any_socket:
@@ -337,6 +346,8 @@ class LumenizeGateway(Node):
         if code == p.CLOSE_SUPERSEDED and not self.config.mutant("grace_alarm_on_4409"):
             return effects
         at = now + self.config.grace  # overwrites: every close pushes the deadline out
+        if code != p.CLOSE_SUPERSEDED and self.config.fixed("resubscribe_after_gateway_crash"):
+            effects.append(StoragePut(GRACE_KEY, now))
         effects += [SetAlarm(at), Note("grace.armed", {"at": at, "code": code})]
         return effects
 
@@ -511,6 +522,23 @@ class LumenizeGateway(Node):
             # Section 6: the reply goes to the originating socket only; it is stranded.
             return [Note("reply.lost", {"callId": call.call_id, "conn": call.conn})]
         return [Send(call.conn, response)]
+
+    # ------------------------------------------------------------------ fix: crash in grace
+    def _booted(self, now: Time) -> list[Effect]:
+        """Fix ``resubscribe_after_gateway_crash`` (spec 1.4; realtime-systems 3 #3).
+
+        A gateway that boots again with no socket to resume, in the middle of a grace
+        period, crashed (hibernation keeps the sockets, and an object with calls in flight
+        is not evicted). The parked calls it held were lost and fan-outs sent while it was
+        down failed, so the client's stream has a gap the alarm knows nothing about: the
+        next ``connection_status`` must say ``subscriptionRequired: true``.
+        """
+        if not self.config.fixed("resubscribe_after_gateway_crash") or \
+                self.ctx.get_websockets() or self.ctx.storage.get(GRACE_KEY) is None:
+            return []
+        lost = sorted({*(self.ctx.storage.get(SUBSCRIPTION_LOST_KEY) or []), "gateway"})
+        return [StoragePut(SUBSCRIPTION_LOST_KEY, lost),
+                Note("subscription.lost", {"resource": "gateway"})]
 
     # ------------------------------------------------------------------ fix: resubscribe
     def _subscription_lost(self, req: str, body: Any) -> list[Effect]:

@@ -7,7 +7,7 @@ and the nodes' ``statistics()``; none of them calls the model's own decision fun
 
 Safety invariants are checked after every step. Liveness invariants are checked once,
 after ``settle``: faults stop at ``t_heal`` and the world runs for the driver's settle
-bound (4 min of virtual time; heartbeats mean it never goes quiet by itself).
+bound (3 min of virtual time; heartbeats mean it never goes quiet by itself).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ client finds out within one heartbeat (30 s) plus the transport's rto (1 s), or 
 was still queued and its own 30 s queue timer ends it. 65 s covers either with room."""
 
 MESH_CALL_SLACK: Time = 5 * SECOND
-PINGPONG_TAIL: Time = 2 * MINUTE
+PINGPONG_TAIL: Time = MINUTE
 HERD_WINDOW: Time = us(100)
 
 
@@ -161,7 +161,7 @@ def _no_pingpong(driver: LumenizeDriver) -> str | None:
 NO_PINGPONG = Invariant(
     id="lumenize.no_pingpong",
     statement="after the last duplicate-tab event, supersessions stop (no 4409 in the settle "
-              "window's last 2 min)",
+              "window's last minute)",
     kind="liveness",
     check=_no_pingpong,
     doc="#9 duplicate supersession: the superseded session closes with a terminal code, so "
@@ -341,11 +341,11 @@ def _one_connected(driver: LumenizeDriver) -> str | None:
 ONE_CONNECTED = Invariant(
     id="lumenize.one_connected",
     statement="once faults stop, every instanceName with a tab allowed to connect has exactly "
-              "one connected tab by t_heal + 4 min",
+              "one connected tab by t_heal + 3 min",
     kind="liveness",
     check=_one_connected,
     doc="#14 reconnect bound (the server is reachable from t_heal, so the client is connected "
-        "by t_heal + max_delay + connect_timeout, well inside 4 min) and #9 (one session per "
+        "by t_heal + max_delay + connect_timeout, well inside 3 min) and #9 (one session per "
         "instanceName). Not required to connect: a tab whose user lost approval, a tab told "
         "to log in again by a definitive 401/403 from the token service or the gate (#11), "
         "and a tab superseded by a newer one that stays down (#13). A login_required caused "

@@ -48,6 +48,7 @@ class Ledger:
     """Books kept from the trace for the invariants of :mod:`properties.lumenize.invariants`."""
 
     reconnect_initial: Time
+    world: Any = None  # the kernel world, for what a gateway can see (set after building)
     problems: dict[str, str] = field(factory=dict)
     # Gateways: sockets they accepted and still hold OPEN, and each socket's token exp.
     gw_open: defaultdict[str, set[str]] = field(factory=lambda: defaultdict(set))
@@ -65,8 +66,11 @@ class Ledger:
     awaited: dict[tuple[str, str], CallBook] = field(factory=dict)  # (client, tag) -> book
     just_opened: set[str] = field(factory=set)  # clients whose socket opened, no drop yet
     belief: dict[str, bool] = field(factory=dict)  # client -> believes it is subscribed
-    subscribe_sent: dict[str, Time] = field(factory=dict)  # subscribe callId -> sent at
-    unsubscribe_sent: dict[str, Time] = field(factory=dict)  # client -> last unsubscribe
+    # Trace sequence numbers, not times: a subscribe and an unsubscribe in the same
+    # microsecond still reach the broadcaster in the order they were sent. An unsubscribe
+    # counts from when it is issued and again from when it is sent (it may wait queued).
+    subscribe_sent: dict[str, int] = field(factory=dict)  # subscribe callId -> record seq
+    unsubscribe_sent: dict[str, int] = field(factory=dict)  # client -> last unsubscribe seq
     login_required: dict[str, tuple[Time, bool]] = field(factory=dict)  # t, legitimate
     last_refresh_refused: dict[str, bool] = field(factory=dict)
     last_open: dict[str, Time] = field(factory=dict)
@@ -157,7 +161,12 @@ class Ledger:
 
     def _gateway_note(self, gw: str, t: Time, event: str, d: dict) -> None:
         if event == "upgrade":
-            expected = self.lost.get(gw, True)
+            # What the gateway can see when it decides: the sockets the runtime still lists
+            # for it and its alarm. No socket and no grace alarm means the client left
+            # without a grace period starting: nothing vouches for the gap.
+            sockets = self.world.network.server_sockets(gw)
+            unvouched = not sockets and self.world.alarms.pending(gw) is None
+            expected = self.lost.get(gw, True) or unvouched
             actual = d.get("subscriptionRequired")
             if actual != expected:
                 why = "the gateway lost the client's state" if expected else (
@@ -169,8 +178,8 @@ class Ledger:
             if self.parked[gw]:
                 self.must_release[gw] = set(self.parked[gw])
         elif event == "alarm":
-            if not self.gw_open[gw]:
-                self.lost[gw] = True
+            if not any(ws.ready_state == "OPEN" for ws in self.world.network.server_sockets(gw)):
+                self.lost[gw] = True  # grace ran out: parked calls were rejected
         elif event == "subscription.lost":
             self.lost[gw] = True
         elif event == "call.parked":
@@ -214,7 +223,7 @@ class Ledger:
                 if tag.startswith("unsubscribe:"):
                     # From here on the client cannot know whether its row exists.
                     self.belief[client] = False
-                    self.unsubscribe_sent[client] = t
+                    self.unsubscribe_sent[client] = rec.seq
             elif type_ == "WsClosed" and data.get("code") == p.CLOSE_SUPERSEDED:
                 self.superseded_down.add(client)
             return
@@ -235,7 +244,9 @@ class Ledger:
             call_id, tag = str(d.get("callId")), d.get("tag") or ""
             if event == "call.sent":
                 if tag.startswith("subscribe:"):
-                    self.subscribe_sent[call_id] = t
+                    self.subscribe_sent[call_id] = rec.seq
+                elif tag.startswith("unsubscribe:"):
+                    self.unsubscribe_sent[client] = rec.seq
                 return
             self.client_settled[call_id] += 1
             if self.client_settled[call_id] > 1:

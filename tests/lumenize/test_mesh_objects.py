@@ -107,10 +107,24 @@ def test_transport_failure_keeps_the_row(make_bench: BenchFactory) -> None:
     bench = _mesh_bench(make_bench)
     bench.connect()
     _subscribe(bench)
+    # A partition, not a crash: a crashed Durable Object is revived by the next request.
+    bench.world.partition("doc/main", "gateway/alice.tab1")
+    bench.world.inject("doc/main", p.Publish("x"))
+    bench.run(s(10))
+    assert _doc(bench).subscribers == ["alice.tab1"]
+
+
+def test_fanout_to_a_crashed_gateway_revives_it_and_drops_the_row(
+        make_bench: BenchFactory) -> None:
+    """A crash loses the gateway's sockets; the fan-out revives the object, which has no
+    socket and no grace alarm, so it answers ClientDisconnectedError and the row goes."""
+    bench = _mesh_bench(make_bench)
+    bench.connect()
+    _subscribe(bench)
     bench.world.crash("gateway/alice.tab1")
     bench.world.inject("doc/main", p.Publish("x"))
     bench.run(s(1))
-    assert _doc(bench).subscribers == ["alice.tab1"]
+    assert _doc(bench).subscribers == []
 
 
 def test_fanout_during_grace_parks_and_is_delivered_on_reconnect(

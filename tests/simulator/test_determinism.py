@@ -9,15 +9,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from attrs import frozen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import NetworkConfig, Trace, TraceFormatError, World, read_trace
 from simulator.clock import ms, s
 from simulator.messages import ConnectRequested, Note, WsClosed, WsMessage
-from simulator.trace import _dumps, _value_encoder, hash_lines, value_fields
+from simulator.trace import (
+    _dumps,
+    _jstr,
+    _line,
+    _line_encoder,
+    _value_encoder,
+    hash_lines,
+    value_fields,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,3 +163,39 @@ def test_read_trace_refuses_other_schemas_and_malformed_lines() -> None:
         read_trace(io.StringIO('{"header":{"schema":1}}\nnot json\n'))
     with pytest.raises(TraceFormatError, match="empty"):
         read_trace(io.StringIO(""))
+
+
+class _Tag(str):
+    """A str subclass: not ``str`` itself, so the compiled encoders take their fallback."""
+
+
+@frozen
+class _Odd:
+    """Fields of the types the compiled encoders do not special-case."""
+
+    flag: Any
+    ratio: Any
+    tag: Any
+    items: Any
+    inner: Any
+
+
+@settings(max_examples=200, deadline=None)
+@given(t=st.integers(0, 2**60), seq=st.integers(1, 2**40), actor=st.text(), kind=st.text(),
+       conn=st.text(), data=json_values,
+       odd=st.tuples(st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(), st.lists(st.integers(), max_size=3), json_values))
+def test_compiled_line_encoder_writes_the_canonical_line(
+        t: int, seq: int, actor: str, kind: str, conn: str, data: object,
+        odd: tuple) -> None:
+    flag, ratio, tag, items, inner = odd
+    values = (WsMessage(conn, data), Note(conn, {"d": data}), WsClosed(conn, 1000, conn, flag),
+              _Odd(flag, ratio, _Tag(tag), tuple(items), WsMessage(conn, inner)))
+    for value in values:
+        expected = _line(t, seq, actor, kind, type(value).__name__, value_fields(value))
+        assert _line_encoder(type(value))(value, _jstr(actor), _jstr(kind), seq, t) == expected
+        trace = Trace(keep=True)
+        trace.emit_value(t, actor, kind, value)  # the trace numbers its first record 1
+        assert trace.records[0].to_json() == _line(t, 1, actor, kind, type(value).__name__,
+                                                   value_fields(value))
+        assert trace.sha256 == hash_lines(trace.header, trace.records)

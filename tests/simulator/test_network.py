@@ -396,3 +396,157 @@ def test_accept_effect_for_a_dead_upgrade_is_ignored() -> None:
     world, _, _ = two_hosts(latency=L)
     world.inject("srv", Do((AcceptConnection("never-requested"),)))
     assert any(r.type == "accept.ignored" for r in world.trace.records)
+
+
+# ------------------------------------------------------------------ the close-notice window
+def lost_frames(world: World, actor: str) -> list:
+    return [r.data["why"] for r in world.trace.records
+            if r.type == "frame.lost" and r.actor == actor]
+
+
+def refused_sends(world: World, actor: str) -> list:
+    return [r.data["why"] for r in world.trace.records
+            if r.type == "send.dropped" and r.actor == actor]
+
+
+def test_server_end_is_listed_until_its_drop_notice_arrives() -> None:
+    world, client, server = two_hosts(latency=L)
+    connect(world, client)
+    t0 = world.now
+    world.drop(CONN, client_delay=ms(5), server_delay=ms(700))
+    world.run_for(ms(699))  # the server has not been told yet
+    assert [(v.conn, v.ready_state) for v in server.ctx.get_websockets()] == [(CONN, "OPEN")]
+    world.run_for(ms(1))
+    assert closes(server) == [(t0 + ms(700), WsClosed(CONN, 1006, "dropped", False))]
+    assert server.ctx.get_websockets() == []
+
+
+def test_half_open_believer_is_still_listed_during_the_rto_and_told_once() -> None:
+    world, client, server = two_hosts(latency=L, rto=s(3))
+    connect(world, client)
+    world.half_open(CONN, believer="server")
+    world.run_for(s(1))
+    t1 = world.now
+    world.inject("srv", Do((Send(CONN, "first"),)))  # it finds out after rto
+    world.run_for(s(1))
+    assert [v.ready_state for v in server.ctx.get_websockets()] == ["OPEN"]
+    world.inject("srv", Do((Send(CONN, "second"),)))  # still believes: lost, not refused
+    world.run_for(s(10))
+    assert lost_frames(world, "srv") == ["transport dead", "transport dead"]
+    assert refused_sends(world, "srv") == []
+    assert closes(server) == [(t1 + s(3), WsClosed(CONN, 1006, "transport dead", False))]
+    assert server.ctx.get_websockets() == []
+    assert data_of(client) == []
+
+
+def test_client_send_while_its_drop_notice_is_pending_is_lost_not_refused() -> None:
+    world, client, server = two_hosts(latency=L)
+    connect(world, client)
+    t0 = world.now
+    world.drop(CONN, client_delay=ms(500), server_delay=ms(5))
+    world.run_for(ms(100))
+    world.inject("c", Do((Send(CONN, "into the void"),)))
+    world.run_for(s(2))
+    assert lost_frames(world, "c") == ["transport dead"]
+    assert refused_sends(world, "c") == []
+    assert closes(client) == [(t0 + ms(500), WsClosed(CONN, 1006, "dropped", False))]
+    assert data_of(server) == []
+
+
+def test_client_believer_sends_twice_and_is_told_once() -> None:
+    world, client, server = two_hosts(latency=L, rto=s(2))
+    connect(world, client)
+    world.half_open(CONN, believer="client")
+    world.run_for(s(1))
+    t1 = world.now
+    world.inject("c", Do((Send(CONN, "a"),)))
+    world.run_for(s(1))
+    world.inject("c", Do((Send(CONN, "b"),)))
+    world.run_for(s(10))
+    assert closes(client) == [(t1 + s(2), WsClosed(CONN, 1006, "transport dead", False))]
+    assert lost_frames(world, "c") == ["transport dead", "transport dead"]
+    assert refused_sends(world, "c") == []
+    assert data_of(server) == []
+
+
+def test_send_after_the_notice_arrived_is_refused_as_closed() -> None:
+    world, client, _ = two_hosts(latency=L)
+    connect(world, client)
+    world.drop(CONN, client_delay=ms(5))
+    world.run_for(ms(5))
+    world.inject("c", Do((Send(CONN, "late"),)))
+    assert lost_frames(world, "c") == []
+    assert refused_sends(world, "c") == ["socket CLOSED"]  # the server is not told yet
+    assert [i.code for _, i in closes(client)] == [1006]
+
+
+def test_closing_a_connecting_socket_whose_failure_is_pending_gives_one_notice() -> None:
+    world, client, _ = two_hosts(latency=L, connect_timeout=s(4))
+    world.inject("c", Do((OpenConnection(CONN, "srv"),)))
+    world.run_for(L + 1)  # accepted; the open frame is on its way
+    world.half_open(CONN, believer="server")  # the client will be told it failed
+    world.inject("c", Do((CloseConnection(CONN),)))
+    world.run_for(s(10))
+    assert [(type(i).__name__, i.reason) for _, i in
+            client.got(WsClosed) + client.got(WsRejected)] == [
+        ("WsClosed", "closed before open")]
+
+
+# ------------------------------------------------------------------ the listing index
+def scanned(world: World, host: str) -> list:
+    """What ``get_websockets`` must list, found the slow way: every connection, in order."""
+    return [(c.id, c.client, c.attachment, c.server_state) for c in world.network.conns.values()
+            if c.server == host and c.server_state in ("OPEN", "CLOSING")]
+
+
+def listed(world: World, host: str) -> list:
+    return [(v.conn, v.peer, v.attachment, v.ready_state)
+            for v in world.node(host).ctx.get_websockets()]
+
+
+def test_a_later_connection_accepted_first_is_still_listed_after_the_older_one() -> None:
+    world, _, server = two_hosts(latency=L)
+    world.add_host("router", lambda ctx: Recorder(ctx, on={
+        ConnectRequested: lambda t, i: [ForwardConnection(i.conn, "srv", {})]}))
+    world.slow_link("c", "router", ms(200))
+    world.inject("c", Do((OpenConnection("c:old", "router"), OpenConnection("c:new", "srv"))))
+    world.run_for(s(1))
+    assert [i.conn for _, i in server.got(ConnectRequested)] == ["c:new", "c:old"]
+    assert [v[0] for v in listed(world, "srv")] == ["c:old", "c:new"]
+    assert listed(world, "srv") == scanned(world, "srv")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16),
+       ops=st.lists(st.tuples(st.sampled_from(["open", "close", "srv_close", "drop", "half",
+                                               "crash", "send", "wait"]),
+                              st.integers(0, 5)), max_size=40))
+def test_the_listing_index_matches_a_scan_of_every_connection(seed: int,
+                                                              ops: list[tuple[str, int]]) -> None:
+    world, _, _ = two_hosts(latency=L, jitter=ms(7), seed=seed, rto=ms(300))
+    world.add_namespace("obj/", Recorder)
+    opened: list[str] = []
+    for op, n in ops:
+        conn = opened[n % len(opened)] if opened else "none"
+        target = "srv" if n % 2 else f"obj/{n % 3}"
+        if op == "open":
+            opened.append(f"c:ws{len(opened)}")
+            world.inject("c", Do((OpenConnection(opened[-1], target),)))
+        elif op == "close":
+            world.inject("c", Do((CloseConnection(conn),)))
+        elif op == "srv_close" and world.network.connection(conn) is not None:
+            server_host = world.network.connection(conn).server  # type: ignore[union-attr]
+            if server_host is not None and world.host_up(server_host):
+                world.inject(server_host, Do((CloseConnection(conn),)))
+        elif op == "drop":
+            world.drop(conn, server_delay=ms(n * 50))
+        elif op == "half":
+            world.half_open(conn, believer="server" if n % 2 else "client")
+        elif op == "crash":
+            world.crash(target)
+        elif op == "send":
+            world.inject("c", Do((Send(conn, n),)))
+        world.run_for(ms(n * 20))
+        for host in world.hosts:
+            if world.host_up(host):
+                assert listed(world, host) == scanned(world, host), host
