@@ -12,7 +12,7 @@ PACKAGE_INITS := $(wildcard simulator/__init__.py models/__init__.py \
                             properties/__init__.py gatewaysim/__init__.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help test notebooks explore bench lint typecheck clean distclean
+.PHONY: help test notebooks lab explore bench lint typecheck clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | \
@@ -28,11 +28,16 @@ test: $(STAMP) ## lint, run every test (parallel, Hypothesis "ci" profile), run 
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --nbmake notebooks/
 
+lab: $(STAMP) ## install JupyterLab into .venv (once) and open the notebooks
+	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -e '.[lab]'
+	$(BIN)/jupyter lab notebooks/
+
 notebooks: $(STAMP) ## execute every notebook in notebooks/ top to bottom (nbmake)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest --nbmake notebooks/
 
-explore: $(STAMP) ## run the echo scenario for an hour of virtual time
-	$(BIN)/gatewaysim run echo --seed 7 --duration 1h
+explore: $(STAMP) ## explore the Lumenize model for 60 s; a failure file per violated invariant
+	$(BIN)/gatewaysim explore lumenize --budget 60s
 
 bench: $(STAMP) ## run every benchmark script in benchmarks/, one after another
 	@set -e; for script in benchmarks/*.py; do \

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from attrs import field, frozen
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import get_state_machine_test
@@ -210,6 +210,10 @@ def explore(
         base,
         max_examples=max_examples or base.max_examples,
         report_multiple_bugs=True,
+        # The explain phase re-runs the minimal example many times to annotate which parts
+        # mattered. The failure file and its replay already show that, and on a stateful
+        # machine the phase took most of a campaign's budget, cutting shrinking short.
+        phases=[phase for phase in base.phases if phase is not Phase.explain],
         verbosity=Verbosity.quiet,
         deadline=None,
         suppress_health_check=[*base.suppress_health_check, HealthCheck.too_slow,

@@ -16,6 +16,7 @@ use the ``now`` they are handed.
 
 from __future__ import annotations
 
+import _thread
 import os
 import random
 import sys
@@ -27,7 +28,11 @@ from typing import Any
 
 from .errors import DeterminismError
 
-_state = {"active": 0}
+_state: dict[str, Any] = {"active": 0, "thread": None}
+"""``active``: the depth counter the world bumps inline; ``thread``: the ident of the thread
+that builds and runs worlds (the last one to call :func:`install`). Only that thread is
+guarded: a library's own threads (a Jupyter kernel's I/O loop, its heartbeat) keep their
+clocks while a model runs."""
 _installed = False
 
 _TIME_FUNCS = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter",
@@ -65,7 +70,7 @@ def _raise(name: str) -> None:
 
 def _wrap(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if _state["active"]:
+        if _state["active"] and _thread.get_ident() == _state["thread"]:
             _raise(name)
         return original(*args, **kwargs)
 
@@ -78,7 +83,8 @@ def _wrap_clock_default(name: str, original: Callable[..., Any], at: int) -> Cal
     """``time.localtime()`` and friends read the clock only when given no time."""
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if _state["active"] and (len(args) <= at or args[at] is None):
+        if (_state["active"] and _thread.get_ident() == _state["thread"]
+                and (len(args) <= at or args[at] is None)):
             _raise(name)
         return original(*args, **kwargs)
 
@@ -91,7 +97,8 @@ def _wrap_seed(original: Callable[..., Any]) -> Callable[..., Any]:
     """``random.Random()`` with no seed draws one from the OS: refuse it inside a model."""
 
     def seed(self: random.Random, a: Any = None, version: int = 2) -> None:
-        if _state["active"] and a is None and type(self) is not random.SystemRandom:
+        if (_state["active"] and _thread.get_ident() == _state["thread"] and a is None
+                and type(self) is not random.SystemRandom):
             _raise("random.Random")
         original(self, a, version)
 
@@ -102,6 +109,7 @@ def _wrap_seed(original: Callable[..., Any]) -> Callable[..., Any]:
 def install() -> None:
     """Patch the nondeterministic entry points (idempotent)."""
     global _installed
+    _state["thread"] = _thread.get_ident()
     if _installed:
         return
     for fn in _TIME_FUNCS:

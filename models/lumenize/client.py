@@ -374,7 +374,13 @@ class LumenizeClient(Node):
             effects.append(self.set_timer(f"tab_probe:{attempt.number}",
                                           now + self.config.tab_probe))
             if self.access_token is None:
-                req, start = self._start_refresh(now, "first_connect")
+                if self.config.fixed("single_flight_first_connect"):
+                    # Fix (spec 2.3; realtime-systems 3 #10): join the refresh in flight.
+                    # Two attempts that each present the same rotating cookie log the tab
+                    # out when the slower one gets 401.
+                    req, start = self._ensure_fresh_token(now)
+                else:
+                    req, start = self._start_refresh(now, "first_connect")
                 effects += start
                 attempt.refresh = req
         elif self._needs_token_refresh(now):

@@ -45,6 +45,12 @@ FIXES: dict[str, str] = {
         "missed the fan-outs sent while it was down) says subscriptionRequired: true at the "
         "next connection, instead of claiming continuity from the surviving alarm."
     ),
+    "single_flight_first_connect": (
+        "Until its first connection succeeds, the client refreshes through ensureFreshToken "
+        "(single-flight) like later connects, instead of calling refreshToken() directly: "
+        "overlapping attempts (a wake-up during a slow refresh) no longer race the rotating "
+        "refresh cookie into a 401 and a logout."
+    ),
     "reauth_retries_transient_failure": (
         "After a 4401 close, a refresh that fails because the token service is down or "
         "answers 5xx backs off and retries; only a definitive 401/403 calls onLoginRequired "

@@ -146,6 +146,33 @@ PROMPT_FIRST_RECONNECT = Invariant(
 )
 
 
+STALE_SOCKET_FENCED = Invariant(
+    id="lumenize.stale_socket_fenced",
+    statement="the close of a socket that is no longer the client's current one changes "
+              "nothing (no state change, reconnect, refresh or login prompt)",
+    kind="safety",
+    check=_problem("lumenize.stale_socket_fenced"),
+    doc="#8 stale-generation fencing: events from a superseded connection are never applied "
+        "to the new one. Spec 2.1: the stale-close guard (onclose of a socket that is not "
+        "this.ws returns at once). The current socket is the one the client opened last, "
+        "read from its OpenConnection effects.",
+)
+
+SINGLE_FLIGHT_REFRESH = Invariant(
+    id="lumenize.single_flight_refresh",
+    statement="a connect attempt never starts a refresh while one of the tab's refreshes "
+              "is in flight",
+    kind="safety",
+    check=_problem("lumenize.single_flight_refresh"),
+    doc="#10 single-flight refresh: at most one refresh in flight per refresh token, or the "
+        "rotating token service revokes the cookie under the other one and logs the tab out. "
+        "Spec 2.3: ensureFreshToken joins the promise in flight, but a first connect calls "
+        "refreshToken() directly, so overlapping first-connect attempts race (fix "
+        "single_flight_first_connect). The 4401 path's direct refresh is a single reaction "
+        "to a close, not an attempt, and is not judged here.",
+)
+
+
 # ---------------------------------------------------------------------------- liveness
 def _no_pingpong(driver: LumenizeDriver) -> str | None:
     assert driver.t_heal is not None
@@ -172,23 +199,27 @@ NO_PINGPONG = Invariant(
 
 def _rejected_upgrade_stops(driver: LumenizeDriver) -> str | None:
     assert driver.t_heal is not None
-    for client in sorted(driver.ledger.gate_rejected):
-        attempts = [t for t in driver.ledger.opens.get(client, []) if t > driver.t_heal]
+    for client, refusals in sorted(driver.ledger.gate_rejected.items()):
+        # Counted from the first refusal, or from t_heal if that came before it.
+        since = max(refusals[0], driver.t_heal)
+        attempts = [t for t in driver.ledger.opens.get(client, []) if t > since]
         if len(attempts) > 1:
-            return (f"{client} was refused by the access gate (403) and still made "
-                    f"{len(attempts)} connection attempts after t_heal")
+            return (f"{client} was refused by the access gate (403) and then made "
+                    f"{len(attempts)} more connection attempts after t_heal")
     return None
 
 
 REJECTED_UPGRADE_STOPS = Invariant(
     id="lumenize.rejected_upgrade_stops",
     statement="a client refused by the access gate makes at most one more attempt in the "
-              "settle window",
+              "settle window after its first refusal",
     kind="liveness",
     check=_rejected_upgrade_stops,
     doc="#11 no refresh/logout loop and #13 terminal means terminal: a definitive 403 ends "
         "in a terminal state, never an unbounded cycle. Spec 3 (the gate answers 403) and 6 "
-        "(the browser sees 1006 and retries). Approvals are not restored by heal_faults.",
+        "(the browser sees 1006 and retries). Approvals are not restored by heal_faults. One "
+        "more attempt is allowed: connect attempts are never cancelled (spec 6), so one that "
+        "was already awaiting its refresh when the 403 came may still knock once.",
 )
 
 
@@ -201,6 +232,11 @@ def _herd_dispersed(driver: LumenizeDriver) -> str | None:
         for t, client in arrivals:
             if t > t_herd and client in clients and client not in first:
                 first[client] = t
+        # A tab the user woke (or connect()ed) between the drop and its first arrival came
+        # back by reconnectNow, outside the backoff schedule this invariant judges.
+        for t_user, client in driver.ledger.user_reconnects:
+            if client in first and t_herd < t_user <= first[client]:
+                del first[client]
         times = sorted(first.values())
         need = max(3, len(clients) // 2 + 1)
         for i in range(len(times) - need + 1):
@@ -225,7 +261,10 @@ HERD_DISPERSED = Invariant(
         "microsecond, so it always fails. Full jitter draws each first delay uniformly from "
         "[0, 1 s], and P(3 of n uniform points within w) <= C(n,3)*3*(w/1s)^2 = C(n,3)*3e-8: "
         "1.2e-7 per herd of 4, below 1e-4 for a campaign of a thousand herds. (A 1 ms window "
-        "would give 1.2e-5 per herd, about 1% per campaign: too often a false alarm.)",
+        "would give 1.2e-5 per herd, about 1% per campaign: too often a false alarm.) Tabs the "
+        "user woke or reconnected after the drop are left out: reconnectNow skips the backoff "
+        "by design (spec 2.5; Ably RTN20 likewise connects at once on 'online'), and wake-ups "
+        "the explorer fires at one instant are not a schedule the client chose.",
 )
 
 
@@ -326,8 +365,9 @@ def _one_connected(driver: LumenizeDriver) -> str | None:
             login = ledger.login_required.get(tab)
             if login is not None and login[1] and ledger.last_open.get(tab, -1) < login[0]:
                 continue  # told to log in again by the token service or the gate
-            if tab in ledger.superseded_down and driver.client_state(tab) == "disconnected":
-                continue  # superseded by a newer tab and stays down (terminal 4409)
+            client = driver.world.node(tab)
+            if client.conn in ledger.superseded_conns and client.state == "disconnected":
+                continue  # its own socket was superseded by a newer tab: stays down (4409)
             required.append(tab)
         if required and len(connected) != 1:
             states = {tab: driver.client_state(tab) for tab in tabs}
@@ -362,6 +402,8 @@ INVARIANTS: tuple[Invariant, ...] = (
     PARKED_CALL_DELIVERED_ONCE,
     SUBSCRIPTION_REQUIRED,
     PROMPT_FIRST_RECONNECT,
+    STALE_SOCKET_FENCED,
+    SINGLE_FLIGHT_REFRESH,
     NO_PINGPONG,
     REJECTED_UPGRADE_STOPS,
     HERD_DISPERSED,

@@ -4,7 +4,8 @@ The invariants never ask the model how it decided something. They read what cros
 wire and what the nodes said (trace records: inputs, effects, ``Note`` events, faults) and
 keep their own books here, one record at a time, so a check after every step costs O(1)
 in the length of the run. Where the model's own notes are used, they are used as *events*
-("the grace alarm fired", "the broadcaster reported a lost row"), never as verdicts.
+("a call was parked", "the broadcaster reported a lost row"), never as verdicts; what the
+runtime did (an alarm ran, a host crashed) is read from its own records.
 
 A safety problem is written down the moment its record goes by (first one wins); the
 liveness books (calls, arrivals, closes) are judged after ``settle``.
@@ -23,6 +24,11 @@ from simulator.trace import FAULT, IN, OUT, TraceRecord
 
 WORKER = p.WORKER
 NODE = "node/main"
+
+
+#: What a client may not do in answer to the close of a socket that is no longer current.
+FENCED_REACTIONS = frozenset({"state", "reconnect.scheduled", "refresh.started",
+                              "login_required"})
 
 
 def client_of_conn(conn: str) -> str:
@@ -72,14 +78,21 @@ class Ledger:
     subscribe_sent: dict[str, int] = field(factory=dict)  # subscribe callId -> record seq
     unsubscribe_sent: dict[str, int] = field(factory=dict)  # client -> last unsubscribe seq
     login_required: dict[str, tuple[Time, bool]] = field(factory=dict)  # t, legitimate
+    current_conn: dict[str, str] = field(factory=dict)  # client -> socket it opened last
+    stale_event: dict[str, str] = field(factory=dict)  # client -> stale socket it is handling
     last_refresh_refused: dict[str, bool] = field(factory=dict)
+    refreshing: Counter[str] = field(factory=Counter)  # client -> refreshes in flight
+    raced: set[str] = field(factory=set)  # clients that ran two refreshes at once
     last_open: dict[str, Time] = field(factory=dict)
-    superseded_down: set[str] = field(factory=set)
-    gate_rejected: set[str] = field(factory=set)
+    superseded_conns: set[str] = field(factory=set)  # client sockets closed with 4409
+    gate_rejected: defaultdict[str, list[Time]] = field(factory=lambda: defaultdict(list))
     opens: defaultdict[str, list[Time]] = field(factory=lambda: defaultdict(list))
     # The mesh node's calls, the Worker's arrivals, and 4409s.
     mesh_calls: dict[str, CallBook] = field(factory=dict)  # tag -> book
     arrivals: list[tuple[Time, str]] = field(factory=list)  # (t, client) at the Worker
+    # (t, client) of reconnects the user asked for (a wake-up event, connect()): they skip
+    # the backoff schedule by design (spec 2.5 reconnectNow), so the herd check leaves them out.
+    user_reconnects: list[tuple[Time, str]] = field(factory=list)
     supersessions: list[Time] = field(factory=list)
 
     def problem(self, invariant: str, t: Time, text: str) -> None:
@@ -119,6 +132,13 @@ class Ledger:
                     self.gw_frame[gw] = (data["conn"], frame.get("callId"))
             elif type_ == "WsClosed":
                 self.gw_open[gw].discard(data["conn"])
+            elif type_ == "AlarmFired":
+                # The runtime ran alarm(): grace is over, whatever the handler did. Calls
+                # still parked are the alarm's to reject (mesh_calls_settle watches them).
+                self.parked[gw].clear()
+                if not any(ws.ready_state == "OPEN"
+                           for ws in self.world.network.server_sockets(gw)):
+                    self.lost[gw] = True  # grace ran out: parked calls were rejected
             return
         if kind != OUT:
             return
@@ -177,9 +197,6 @@ class Ledger:
             self.lost[gw] = False
             if self.parked[gw]:
                 self.must_release[gw] = set(self.parked[gw])
-        elif event == "alarm":
-            if not any(ws.ready_state == "OPEN" for ws in self.world.network.server_sockets(gw)):
-                self.lost[gw] = True  # grace ran out: parked calls were rejected
         elif event == "subscription.lost":
             self.lost[gw] = True
         elif event == "call.parked":
@@ -212,10 +229,15 @@ class Ledger:
     def _client(self, rec: TraceRecord, client: str) -> None:
         kind, type_, data, t = rec.kind, rec.type, rec.data, rec.t
         if kind == IN:
+            self.stale_event.pop(client, None)
+            if type_ in ("WsClosed", "WsRejected") and data["conn"] != self.current_conn.get(
+                    client, data["conn"]):
+                self.stale_event[client] = data["conn"]
+            if type_ in ("WakeUp", "ClientConnect"):
+                self.user_reconnects.append((t, client))
             if type_ == "WsOpened":
                 self.just_opened.add(client)
                 self.last_open[client] = t
-                self.superseded_down.discard(client)
             elif type_ == "ClientCall":
                 tag = data.get("tag") or ""
                 if data.get("awaited") and tag.startswith("await:"):
@@ -225,14 +247,20 @@ class Ledger:
                     self.belief[client] = False
                     self.unsubscribe_sent[client] = rec.seq
             elif type_ == "WsClosed" and data.get("code") == p.CLOSE_SUPERSEDED:
-                self.superseded_down.add(client)
+                self.superseded_conns.add(data["conn"])
             return
         if kind == OUT and type_ == "OpenConnection":
             self.opens[client].append(t)
+            self.current_conn[client] = data["conn"]
             return
         if kind != OUT or type_ != "Note":
             return
         event, d = data["event"], data.get("data") or {}
+        stale = self.stale_event.get(client)
+        if stale is not None and event in FENCED_REACTIONS:
+            self.problem("lumenize.stale_socket_fenced", t,
+                         f"{client} reacted to the close of {stale}, which is no longer its "
+                         f"current socket ({self.current_conn.get(client)}): {event} {d}")
         if event == "reconnect.scheduled":
             if client in self.just_opened:
                 self.just_opened.discard(client)
@@ -259,12 +287,22 @@ class Ledger:
             if tag.startswith("subscribe:") and d.get("ok") and self.subscribe_sent.get(
                     call_id, -1) >= self.unsubscribe_sent.get(client, -1):
                 self.belief[client] = True
-        elif event == "state":
-            if d.get("to") == "connected":
-                self.superseded_down.discard(client)
+        elif event == "refresh.started":
+            if self.refreshing[client]:
+                self.raced.add(client)  # both present the same refresh cookie
+                if d.get("reason") != "token_expired":
+                    self.problem("lumenize.single_flight_refresh", t,
+                                 f"{client} started a refresh ({d.get('reason')}) while "
+                                 f"{self.refreshing[client]} of its refreshes were in flight")
+            self.refreshing[client] += 1
         elif event == "refresh.done":
+            self.refreshing[client] = max(0, self.refreshing[client] - 1)
+            # A refusal is definitive unless the client raced itself: then the service
+            # refused a cookie its own other refresh had just rotated (section 3 #10).
             self.last_refresh_refused[client] = (not d.get("ok")) and d.get("status") in (
-                401, 403)
+                401, 403) and client not in self.raced
+            if not self.refreshing[client]:
+                self.raced.discard(client)
         elif event == "login_required":
             legit = d.get("code") == 403 or self.last_refresh_refused.get(client, False)
             self.login_required[client] = (t, legit)
@@ -281,7 +319,7 @@ class Ledger:
         if rec.kind == IN and rec.type == "ConnectRequested":
             self.arrivals.append((rec.t, client_of_conn(rec.data["conn"])))
         elif rec.kind == OUT and rec.type == "RejectConnection" and rec.data.get("status") == 403:
-            self.gate_rejected.add(client_of_conn(rec.data["conn"]))
+            self.gate_rejected[client_of_conn(rec.data["conn"])].append(rec.t)
 
     def _node(self, rec: TraceRecord) -> None:
         event, d = rec.data["event"], rec.data.get("data") or {}

@@ -142,3 +142,37 @@ def test_a_determinism_error_in_alarm_is_not_a_retryable_failure() -> None:
         world.run_for(s(2))
     assert not guard.is_active()
     assert not any(r.type == "alarm.retry" for r in world.trace.records)
+
+
+def test_other_threads_keep_their_clock_while_a_model_runs() -> None:
+    """A library's own thread (a Jupyter kernel's I/O loop) reads the clock while a model runs:
+    only the thread running the world is guarded."""
+    import threading
+    import time as real_time
+
+    from simulator import World
+    from simulator.node import Node
+
+    seen: list[object] = []
+    go, done = threading.Event(), threading.Event()
+
+    def background() -> None:
+        go.wait(5)
+        try:
+            seen.append(real_time.monotonic())
+        except Exception as exc:  # pragma: no cover - the failure this test looks for
+            seen.append(exc)
+        done.set()
+
+    class Waits(Node):
+        def on_input(self, now, inp):  # type: ignore[no-untyped-def]
+            go.set()
+            done.wait(5)
+            return []
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    world = World(seed=1)
+    world.add_host("a", Waits)
+    worker.join(5)
+    assert len(seen) == 1 and isinstance(seen[0], float), seen

@@ -1,0 +1,63 @@
+"""The real weaknesses of the faithful model, each on a minimal run: violated under
+``faithful``, holding under ``fixed``. Fast and deterministic; the exploration that finds
+these runs on its own is in ``test_findings``."""
+
+from __future__ import annotations
+
+import pytest
+
+from properties.execution import only, run_steps
+from properties.lumenize import PACK
+from properties.steps import Step
+
+RUNS: dict[str, list[Step]] = {
+    # A second tab shares the instanceName: the two supersede each other about once a second.
+    "lumenize.no_pingpong": [Step("open_tab", {"client": 0})],
+    # The refresh at first connect already mints an unapproved token: 403, retried forever.
+    "lumenize.rejected_upgrade_stops": [Step("revoke", {"client": 0})],
+    # Every socket dropped at once: every client back after exactly 1 s.
+    "lumenize.herd_dispersed": [Step("advance", {"ms": 100}), Step("herd")],
+    # The call's socket dies before the reply: nobody ever settles it.
+    "lumenize.client_calls_settle": [
+        Step("advance", {"ms": 100}), Step("client_call", {"client": 0, "awaited": True}),
+        Step("drop", {"client": 0})],
+    # Tokens expire on connected clients; the fan-out fails "Client token expired", drops
+    # every row, and the clients come back within grace, told subscriptionRequired: false.
+    "lumenize.subscribed_in_rows": [Step("wait", {"minutes": 16}), Step("broadcast")],
+    # The gateway crashes during grace; the client returns within grace and is told its
+    # state survived, although fan-outs sent while the gateway was down were lost.
+    "lumenize.subscription_required": [
+        Step("advance", {"ms": 100}), Step("drop", {"client": 0}), Step("advance", {"ms": 100}),
+        Step("crash_gateway", {"client": 0}), Step("advance", {"ms": 2000})],
+}
+
+
+@pytest.mark.parametrize("invariant_id", sorted(RUNS))
+def test_minimal_run_violates_faithful_and_holds_in_fixed(invariant_id: str) -> None:
+    steps = RUNS[invariant_id]
+    found = run_steps(PACK.driver(PACK.config("faithful"), 0), steps)
+    assert found is not None and found.invariant_id == invariant_id, found
+    assert run_steps(PACK.driver(PACK.config("fixed"), 0), steps, only(invariant_id)) is None
+    assert run_steps(PACK.driver(PACK.config("fixed"), 0), steps) is None
+
+
+def test_same_seed_same_trace_hash() -> None:
+    hashes = set()
+    for _ in range(2):
+        driver = PACK.driver(PACK.config("faithful"), 7)
+        run_steps(driver, RUNS["lumenize.client_calls_settle"])
+        hashes.add(driver.trace.sha256)
+    assert len(hashes) == 1
+
+
+def test_herd_check_leaves_out_tabs_the_user_woke() -> None:
+    """Wake-ups fired at one instant after a gateway-wide drop reconnect at once by design
+    (reconnectNow); the herd invariant judges the backoff schedule, so fixed passes, while
+    faithful's lockstep without wake-ups still fails."""
+    herd = [Step("advance", {"ms": 100}), Step("herd", {}), Step("advance", {"ms": 50})]
+    wakes = [Step("wake", {"client": i, "kind": "online"}) for i in range(4)]
+    fixed = run_steps(PACK.driver(PACK.config("fixed"), 0), herd + wakes)
+    assert fixed is None, fixed
+    settle = Step("advance", {"ms": 2000})
+    lockstep = run_steps(PACK.driver(PACK.config("faithful"), 0), [*herd, settle])
+    assert lockstep is not None and lockstep.invariant_id == "lumenize.herd_dispersed"
