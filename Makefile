@@ -37,7 +37,8 @@ notebooks: $(STAMP) ## execute every notebook in notebooks/ top to bottom (nbmak
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest --nbmake notebooks/
 
 explore: $(STAMP) ## explore the Lumenize model for 60 s; a failure file per violated invariant
-	$(BIN)/gatewaysim explore lumenize --budget 60s
+	@# Exit status 1 means "findings": the expected outcome on the faithful model, not an error.
+	$(BIN)/gatewaysim explore lumenize --budget 60s || [ $$? -eq 1 ]
 
 bench: $(STAMP) ## run every benchmark script in benchmarks/, one after another
 	@set -e; for script in benchmarks/*.py; do \
