@@ -120,13 +120,15 @@ def install() -> None:
     for fn in _RANDOM_FUNCS:
         setattr(random, fn, _wrap(f"random.{fn}", getattr(random, fn)))
     random.Random.seed = _wrap_seed(random.Random.seed)  # type: ignore[method-assign]
-    os.urandom = _wrap("os.urandom", os.urandom)
+    os.urandom = _wrap("os.urandom", os.urandom)  # wall-clock-ok: the guard itself
     if hasattr(random, "_urandom"):  # what SystemRandom and secrets draw from
-        random._urandom = _wrap("os.urandom", random._urandom)  # type: ignore[attr-defined]
+        random._urandom = _wrap(  # type: ignore[attr-defined]
+            "os.urandom", random._urandom)  # wall-clock-ok: the guard itself
     uuid.uuid1 = _wrap("uuid.uuid1", uuid.uuid1)
     uuid.uuid4 = _wrap("uuid.uuid4", uuid.uuid4)
     threading.Thread.start = _wrap(  # type: ignore[method-assign]
-        "threading.Thread.start", threading.Thread.start)
+        "threading.Thread.start",
+        threading.Thread.start)  # wall-clock-ok: the guard itself
     _installed = True
 
 

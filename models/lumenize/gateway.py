@@ -187,9 +187,14 @@ class LumenizeGateway(Node):
                 return ws
         return None
 
-    def state(self) -> str:
-        """Connected / grace / disconnected, derived as the section 1 table says."""
-        if self._open_sockets():
+    def state(self, open_sockets: list[SocketView] | None = None) -> str:
+        """Connected / grace / disconnected, derived as the section 1 table says.
+
+        ``open_sockets``: the OPEN sockets, when the caller has already read them.
+        """
+        if open_sockets is None:
+            open_sockets = self._open_sockets()
+        if open_sockets:
             return CONNECTED
         if self.ctx.get_alarm() is not None:
             return GRACE
@@ -374,13 +379,14 @@ class LumenizeGateway(Node):
                 "Error", f"Unsupported RPC envelope version: {_js(version)}"))
         callee = (env.get("metadata") or {}).get("callee") or {}
         instance_name = callee.get("instanceName")
-        if instance_name is None:
-            sockets = self.ctx.get_websockets()
-            if sockets and isinstance(sockets[0].attachment, dict):
-                instance_name = sockets[0].attachment.get("instanceName")
-        action = ON_MESH_CALL[self.state()]
+        # One read of the sockets serves the whole call: nothing changes inside a step.
+        sockets = self.ctx.get_websockets()
+        open_sockets = [ws for ws in sockets if ws.ready_state == "OPEN"]
+        if instance_name is None and sockets and isinstance(sockets[0].attachment, dict):
+            instance_name = sockets[0].attachment.get("instanceName")
+        action = ON_MESH_CALL[self.state(open_sockets)]
         if action == "forward":
-            ws = self._open_sockets()[0]
+            ws = open_sockets[0]
             return self._deliver(now, req, env, instance_name, ws.conn, ws.attachment)
         alarm = self.ctx.get_alarm()
         if action == "park" and alarm is not None and alarm <= now + self.config.grace:
