@@ -5,7 +5,8 @@ the Lumenize model, and how small it shrinks them.
 
 Each zoo bug is explored as variant ``mutant:<name>`` (planted on top of ``fixed``), each
 real weakness in ``faithful``, over a few seeds, dev profile. Time to find: for a zoo bug,
-the wall time of a search that stops at the first violation (``properties.lumenize.zoo.hunt``);
+the wall time of a search that stops at the first violation
+(``gatewaysim.properties.lumenize.zoo.hunt``);
 for a real weakness, the explorer's own "found after" (it finds several in one campaign).
 Minimal steps: the explorer's shrunk run, as ``gatewaysim explore`` writes it. For each row:
 how many seeds found it, the median time to find, and the median and worst minimal run.
@@ -19,9 +20,9 @@ import statistics
 import sys
 import time
 
-from models.lumenize.config import MUTANTS
-from properties.explorer import explore
-from properties.lumenize.zoo import CAUGHT_BY, hunt
+from gatewaysim.models.lumenize.config import MUTANTS
+from gatewaysim.properties.explorer import explore
+from gatewaysim.properties.lumenize.zoo import CAUGHT_BY, hunt
 
 REAL_FINDINGS = (
     "lumenize.no_pingpong",

@@ -36,11 +36,11 @@ import sys
 import time
 from typing import Any
 
-from models.lumenize import ClientSpec, build_world, preset
-from models.lumenize.config import PRESETS
-from models.lumenize.world import LumenizeWorld, trace_header
-from simulator.clock import HOUR, MINUTE, SECOND, Time, format_duration
-from simulator.trace import Trace
+from gatewaysim.models.lumenize import ClientSpec, build_world, preset
+from gatewaysim.models.lumenize.config import PRESETS
+from gatewaysim.models.lumenize.world import LumenizeWorld, trace_header
+from gatewaysim.simulator.clock import HOUR, MINUTE, SECOND, Time, format_duration
+from gatewaysim.simulator.trace import Trace
 
 _clock = time.perf_counter  # bound before any World installs the determinism guard
 

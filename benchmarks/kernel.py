@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sortedcontainers import SortedList
-
-from simulator import NetworkConfig, Node, Scheduler, Trace, World
-from simulator.clock import SECOND, Time, ms
-from simulator.messages import (
+from gatewaysim.simulator import NetworkConfig, Node, Scheduler, Trace, World
+from gatewaysim.simulator.clock import SECOND, Time, ms
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     ConnectRequested,
     Effect,
@@ -36,6 +34,7 @@ from simulator.messages import (
     WsMessage,
     WsOpened,
 )
+from sortedcontainers import SortedList
 
 try:
     import simpy

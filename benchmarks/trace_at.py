@@ -18,12 +18,13 @@ import random
 import statistics
 import time
 
+from gatewaysim.models.echo import EchoClient, EchoServer
+from gatewaysim.simulator.clock import SECOND, ms, s
+from gatewaysim.simulator.trace import Trace
+from gatewaysim.simulator.world import World
+
 from gatewaysim.analysis import TraceView
 from gatewaysim.analysis.state import state_at_naive
-from models.echo import EchoClient, EchoServer
-from simulator.clock import SECOND, ms, s
-from simulator.trace import Trace
-from simulator.world import World
 
 SERVER = "echo"
 

@@ -6,7 +6,8 @@ Each name in :data:`COMMANDS` is a module ``gatewaysim.cmd_<name>`` that exposes
 
 :func:`main` is the single place where bad user input becomes one line on stderr and exit
 status 2. It catches what the commands raise for input a user can fix: the simulator's
-:class:`~simulator.errors.ConfigError` and :class:`~simulator.errors.TraceFormatError`,
+:class:`~gatewaysim.simulator.errors.ConfigError` and
+:class:`~gatewaysim.simulator.errors.TraceFormatError`,
 any other *subclass* of :class:`ValueError` (commands define those for their own input),
 and the file errors a user-supplied path produces. A plain ``ValueError`` or any other
 exception is a bug, and keeps its traceback so it can be reported.

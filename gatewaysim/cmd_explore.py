@@ -11,11 +11,11 @@ import argparse
 import sys
 from typing import Any
 
-from properties.explorer import explore
-from properties.packs import PACKS
-from properties.profiles import DEFAULT_PROFILE, PROFILES
-from simulator.clock import SECOND, parse_duration
-from simulator.errors import ConfigError
+from gatewaysim.properties.explorer import explore
+from gatewaysim.properties.packs import PACKS
+from gatewaysim.properties.profiles import DEFAULT_PROFILE, PROFILES
+from gatewaysim.simulator.clock import SECOND, parse_duration
+from gatewaysim.simulator.errors import ConfigError
 
 NAME = "explore"
 

@@ -13,13 +13,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from properties.emit import emit_test
-from properties.failure import load_failure
-from properties.packs import get_pack
-from properties.replay import replay
-from properties.steps import format_steps
-from simulator.clock import format_time
-from simulator.errors import ConfigError
+from gatewaysim.properties.emit import emit_test
+from gatewaysim.properties.failure import load_failure
+from gatewaysim.properties.packs import get_pack
+from gatewaysim.properties.replay import replay
+from gatewaysim.properties.steps import format_steps
+from gatewaysim.simulator.clock import format_time
+from gatewaysim.simulator.errors import ConfigError
 
 NAME = "replay"
 

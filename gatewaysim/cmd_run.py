@@ -17,11 +17,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models.registry import SCENARIOS, Scenario, ScenarioResult, get_scenario
-from simulator.clock import Time, format_duration, parse_duration
-from simulator.errors import ConfigError
-from simulator.timeline import render_timeline
-from simulator.trace import Trace
+from gatewaysim.models.registry import SCENARIOS, Scenario, ScenarioResult, get_scenario
+from gatewaysim.simulator.clock import Time, format_duration, parse_duration
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.timeline import render_timeline
+from gatewaysim.simulator.trace import Trace
 
 NAME = "run"
 

@@ -5,7 +5,7 @@ model pack. The table below names it by a ``"module:function"`` string rather th
 importing it, so listing scenarios or running one imports only the pack that is needed:
 a pack with heavy wiring costs nothing to a user who runs another.
 
-The caller owns the :class:`~simulator.trace.Trace` (where it is written, whether records
+The caller owns the :class:`~gatewaysim.simulator.trace.Trace` (where it is written, whether records
 are kept in memory) and its header; the scenario builds a world on it, runs it for
 ``duration`` of virtual time, and reports what a person wants to know about the run.
 """
@@ -17,13 +17,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import frozen
-
-from simulator.clock import HOUR, MINUTE, SECOND, Time
-from simulator.errors import ConfigError
-from simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.clock import HOUR, MINUTE, SECOND, Time
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.trace import Trace, TraceRecord
 
 if TYPE_CHECKING:
-    from simulator.world import World
+    from gatewaysim.simulator.world import World
 
 
 @frozen(eq=False)
@@ -31,7 +30,7 @@ class ScenarioResult:
     """What a scenario hands back: the world it ran, its own summary, how to describe it.
 
     ``summary`` is printed as ``key: value`` lines in insertion order. ``describe`` is the
-    pack's record describer for the timeline (see :mod:`simulator.timeline`); ``None``
+    pack's record describer for the timeline (see :mod:`gatewaysim.simulator.timeline`); ``None``
     uses the model-free default.
     """
 
@@ -71,33 +70,33 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             name="echo",
             summary="an echo server and two clients over jittered links; a drop and a crash",
-            target="models.echo.scenario:run_echo",
+            target="gatewaysim.models.echo.scenario:run_echo",
             default_duration=HOUR,
         ),
         # ---- Lumenize Mesh pack: lumenize-phase1 ... lumenize-phase6 go here. ----------
         Scenario(name="lumenize-phase1",
                  summary="grace-period queuing: a mesh call during grace is delivered on reconnect",
-                 target="models.lumenize.scenarios:phase1",
+                 target="gatewaysim.models.lumenize.scenarios:phase1",
                  default_duration=10 * SECOND, timeline=True),
         Scenario(name="lumenize-phase2",
                  summary="grace expiry: the parked call fails; the late reconnect resubscribes",
-                 target="models.lumenize.scenarios:phase2",
+                 target="gatewaysim.models.lumenize.scenarios:phase2",
                  default_duration=30 * SECOND, timeline=True),
         Scenario(name="lumenize-phase3",
                  summary="token expiry: 4401, refresh, reconnect; the expired call never settles",
-                 target="models.lumenize.scenarios:phase3",
+                 target="gatewaysim.models.lumenize.scenarios:phase3",
                  default_duration=MINUTE, timeline=True),
         Scenario(name="lumenize-phase4",
                  summary="supersession: a duplicate tab takes over with 4409 (then ping-pong)",
-                 target="models.lumenize.scenarios:phase4",
+                 target="gatewaysim.models.lumenize.scenarios:phase4",
                  default_duration=10 * SECOND, timeline=True),
         Scenario(name="lumenize-phase5",
                  summary="re-subscription lifecycle after the grace alarm; broadcasts flow on",
-                 target="models.lumenize.scenarios:phase5",
+                 target="gatewaysim.models.lumenize.scenarios:phase5",
                  default_duration=30 * SECOND, timeline=True),
         Scenario(name="lumenize-phase6",
                  summary="access gate: unapproved users get 403 at the Worker, retried forever",
-                 target="models.lumenize.scenarios:phase6",
+                 target="gatewaysim.models.lumenize.scenarios:phase6",
                  default_duration=5 * MINUTE, timeline=True),
         # ---- end of Lumenize Mesh pack ---------------------------------------------------
     )

@@ -1,13 +1,13 @@
 """The driver: a pack's world, the steps that act on it, and the invariants that judge it.
 
 A pack subclasses :class:`Driver`. Its ``setup`` builds the world from ``config`` and
-``seed``; its step methods (marked with :func:`properties.steps.step`) are the actions an
+``seed``; its step methods (marked with :func:`gatewaysim.properties.steps.step`) are the actions an
 explorer may take; its ``invariants`` say what must hold. Everything else, Hypothesis
 machines, replay and emitted tests, drives a pack only through this interface, so a
 failure found by exploration replays the same way in any process.
 
 The driver is sans-Hypothesis on purpose: it draws nothing itself. Every decision comes
-in as a :class:`~properties.steps.Step`, which is what makes a run shrinkable and
+in as a :class:`~gatewaysim.properties.steps.Step`, which is what makes a run shrinkable and
 replayable.
 """
 
@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from simulator.clock import Time, s
-from simulator.errors import ConfigError
-from simulator.trace import Trace, TraceRecord
-from simulator.world import World
+from gatewaysim.simulator.clock import Time, s
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.world import World
 
 from .invariants import Invariant, Violation
 from .steps import STEP_ATTR, Step, StepKind

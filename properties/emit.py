@@ -27,9 +27,9 @@ The run is embedded below, so this test needs neither the failure file nor Hypot
 It fails while the bug is present and passes once it is fixed.
 """
 
-from properties.execution import only, run_steps
-from properties.packs import get_pack
-from properties.steps import Step
+from gatewaysim.properties.execution import only, run_steps
+from gatewaysim.properties.packs import get_pack
+from gatewaysim.properties.steps import Step
 
 PACK = {pack!r}
 INVARIANT = {invariant_id!r}

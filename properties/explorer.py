@@ -13,7 +13,7 @@ When it runs out mid-round, the campaign stops at the next example and keeps, fo
 invariant already seen, the shortest failing run seen so far (every run Hypothesis
 executes while shrinking is a real, reproducible failing run).
 
-Each finding is replayed once more through :mod:`properties.replay` to record its trace
+Each finding is replayed once more through :mod:`gatewaysim.properties.replay` to record its trace
 hash, then written as a failure file: one file per distinct invariant.
 """
 
@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import TextIO
 
 from attrs import field, frozen
+from gatewaysim.simulator.errors import ConfigError, DeterminismError
+from gatewaysim.simulator.rng import derive_seed
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import get_state_machine_test
-
-from simulator.errors import ConfigError, DeterminismError
-from simulator.rng import derive_seed
 
 from .failure import Failure, write_failure
 from .invariants import InvariantViolated, Violation

@@ -6,7 +6,7 @@ the violation, the trace hash) so a replay can say whether it saw the same thing
 
 Reading is strict because a failure file is user input: anything wrong (not JSON, another
 format or version, an unknown pack, step or invariant, a config the pack rejects) is a
-:class:`~properties.errors.FailureFileError` with one line that says what and where.
+:class:`~gatewaysim.properties.errors.FailureFileError` with one line that says what and where.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
-
-from simulator.clock import Time
-from simulator.errors import ConfigError
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.errors import ConfigError
 
 from .errors import FailureFileError
 from .invariants import Violation

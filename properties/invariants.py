@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from attrs import field, frozen
-
-from simulator.clock import Time, format_time
+from gatewaysim.simulator.clock import Time, format_time
 
 Kind = Literal["safety", "liveness"]
 
@@ -60,7 +59,8 @@ NO_EXCEPTION = Invariant(
     kind="safety",
     check=lambda driver: None,
     doc="A model or driver that raises is a finding like any other: it is shrunk, written "
-        "to a failure file and replayed. The check itself lives in properties.execution.",
+        "to a failure file and replayed. The check itself lives in "
+        "gatewaysim.properties.execution.",
 )
 
 

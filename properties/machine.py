@@ -7,7 +7,8 @@ by itself, an ``@initialize`` rule draws the subset of *fault kinds* enabled for
 shrinks towards "no faults"). Preconditions honour the subset.
 
 Safety is an ``@invariant`` (checked after every step), liveness is checked in
-``teardown`` after ``settle()``, both through :class:`~properties.execution.Execution`, the
+``teardown`` after ``settle()``, both through
+:class:`~gatewaysim.properties.execution.Execution`, the
 same code replay uses. A violation raises the invariant's own exception class carrying the
 steps of the run, so whichever example Hypothesis reports last (the shrunk one) hands us
 its minimal steps directly.

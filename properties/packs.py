@@ -13,15 +13,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from attrs import field, frozen
-
-from simulator.errors import ConfigError
+from gatewaysim.simulator.errors import ConfigError
 
 from .driver import Driver
 from .invariants import NO_EXCEPTION, Invariant
 
 PACKS: dict[str, str] = {
-    "echo": "properties.echo:PACK",
-    "lumenize": "properties.lumenize:PACK",
+    "echo": "gatewaysim.properties.echo:PACK",
+    "lumenize": "gatewaysim.properties.lumenize:PACK",
 }
 
 ConfigFactory = Callable[[], dict[str, Any]]
@@ -76,6 +75,6 @@ def get_pack(name: str) -> Pack:
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise ConfigError(f"pack {name!r} could not be loaded ({detail})") from exc
     if not isinstance(pack, Pack):
-        raise ConfigError(f"pack {name!r}: {target} is not a properties.packs.Pack")
+        raise ConfigError(f"pack {name!r}: {target} is not a gatewaysim.properties.packs.Pack")
     _LOADED[name] = pack
     return pack

@@ -13,10 +13,9 @@ simulated second, and the clock that matters is the virtual one.
 
 from __future__ import annotations
 
+from gatewaysim.simulator.errors import ConfigError
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
-
-from simulator.errors import ConfigError
 
 PROFILES = ("dev", "ci", "fuzz")
 DEFAULT_PROFILE = "dev"

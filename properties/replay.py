@@ -2,7 +2,8 @@
 
 Replay checks the invariant the file names (plus ``no-exception``, so a step that no
 longer applies shows up as an error rather than as a silent pass) through the same
-:class:`~properties.execution.Execution` exploration used. With the same pack code, config
+:class:`~gatewaysim.properties.execution.Execution` exploration used. With the same pack
+code, config
 and seed, the trace and its sha256 are the same in any process.
 """
 
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import attrs
 from attrs import field, frozen
-
-from simulator.timeline import render_timeline
+from gatewaysim.simulator.timeline import render_timeline
 
 from .execution import Execution, only
 from .failure import Failure

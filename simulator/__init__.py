@@ -1,7 +1,7 @@
 """gatewaysim's kernel: virtual clock, scheduler, rng streams, network, alarms, trace, guard.
 
-This layer knows no model. Models are sans-IO nodes (``simulator.node``) that talk to the
-world only through the values in ``simulator.messages``.
+This layer knows no model. Models are sans-IO nodes (``gatewaysim.simulator.node``) that talk to the
+world only through the values in ``gatewaysim.simulator.messages``.
 """
 
 from .clock import (

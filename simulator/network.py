@@ -115,7 +115,7 @@ def _by_seq(conn: Connection) -> int:
 
 
 class Network:
-    """Owned by a :class:`~simulator.world.World`; models reach it only through effects."""
+    """Owned by a :class:`~gatewaysim.simulator.world.World`; models reach it by effects."""
 
     def __init__(self, world: World, config: NetworkConfig) -> None:
         for name in ("latency", "jitter", "rto", "crash_detect", "connect_timeout",

@@ -7,7 +7,7 @@ the changed step, and only then goes its own way. That is a branch: no snapshot 
 world is needed, and :func:`~gatewaysim.analysis.diff.diff` of the two views finds the
 first record after the change.
 
-Steps are applied and judged by :class:`properties.execution.Execution`, the one path
+Steps are applied and judged by :class:`gatewaysim.properties.execution.Execution`, the one path
 exploration and ``gatewaysim replay`` use, so a branch of a failure with nothing changed
 has exactly the failure file's trace hash. Step indexes are 0-based positions in
 ``steps`` (``failure.steps[i]``).
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import field, frozen
 
-from simulator.clock import SECOND, Time, format_time
-from simulator.errors import ConfigError
-from simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.clock import SECOND, Time, format_time
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.trace import Trace, TraceRecord
 
 if TYPE_CHECKING:
-    from properties.failure import Failure
-    from properties.invariants import Violation
-    from properties.steps import Step, StepKind
+    from gatewaysim.properties.failure import Failure
+    from gatewaysim.properties.invariants import Violation
+    from gatewaysim.properties.steps import Step, StepKind
 
     from .view import TraceView
 
@@ -95,7 +95,7 @@ class ChangeArg:
     value: Any
 
     def apply(self, steps: Sequence[Step], kinds: Mapping[str, StepKind]) -> tuple[Step, ...]:
-        from properties.steps import Step
+        from gatewaysim.properties.steps import Step
 
         i = _check_index(self.index, steps, repr(self))
         old = steps[i]
@@ -121,7 +121,7 @@ class Delay:
     by_ms: int
 
     def apply(self, steps: Sequence[Step], kinds: Mapping[str, StepKind]) -> tuple[Step, ...]:
-        from properties.steps import Step
+        from gatewaysim.properties.steps import Step
 
         i = _check_index(self.index, steps, repr(self))
         if isinstance(self.by_ms, bool) or not isinstance(self.by_ms, int) or self.by_ms < 1:
@@ -186,7 +186,7 @@ class Run:
     def of_steps(cls, pack: str, steps: Sequence[Step], *, variant: str | None = None,
                  seed: int = 0, invariant: str | None = None) -> Run:
         """A run of ``steps`` on ``pack`` under ``variant`` (default: the pack's default)."""
-        from properties.packs import get_pack
+        from gatewaysim.properties.packs import get_pack
 
         p = get_pack(pack)
         chosen = variant if variant is not None else p.default_variant
@@ -202,7 +202,7 @@ class Run:
 
     def under(self, variant: str) -> Run:
         """The same steps and seed under another variant's config (e.g. ``fixed``)."""
-        from properties.packs import get_pack
+        from gatewaysim.properties.packs import get_pack
 
         return attrs.evolve(self, variant=variant, config=get_pack(self.pack).config(variant))
 
@@ -211,7 +211,7 @@ class Run:
         if not isinstance(change, CHANGES):
             raise ConfigError(f"not a change: {change!r} (expected RemoveStep, ReplaceStep, "
                               "ChangeArg or Delay)")
-        from properties.packs import get_pack
+        from gatewaysim.properties.packs import get_pack
 
         kinds = get_pack(self.pack).driver.step_kinds
         return attrs.evolve(self, steps=change.apply(self.steps, kinds))
@@ -219,8 +219,8 @@ class Run:
     def execute(self, *, change: Change | None = None, parent: RunOutcome | None = None,
                 failure: Failure | None = None) -> RunOutcome:
         """Build the driver, apply the steps through ``Execution``, and keep the trace."""
-        from properties.execution import Execution, check_all, only
-        from properties.packs import get_pack
+        from gatewaysim.properties.execution import Execution, check_all, only
+        from gatewaysim.properties.packs import get_pack
 
         pack = get_pack(self.pack)
         driver = pack.driver(self.config, self.seed, keep_records=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from attrs import frozen
 
-from simulator.clock import Time, format_time
-from simulator.trace import TraceRecord
+from gatewaysim.simulator.clock import Time, format_time
+from gatewaysim.simulator.trace import TraceRecord
 
 from .view import TraceView
 

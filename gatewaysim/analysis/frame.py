@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from simulator.clock import SECOND
-from simulator.trace import TraceRecord
+from gatewaysim.simulator.clock import SECOND
+from gatewaysim.simulator.trace import TraceRecord
 
 from .state import DEFAULT_RULES, StateRules
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from simulator.clock import SECOND, Time
-from simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
+from gatewaysim.simulator.clock import SECOND, Time
+from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
 from .names import natural_key
 from .state import alarm_spans, transitions

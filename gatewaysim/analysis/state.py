@@ -41,8 +41,8 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-from simulator.clock import Time
-from simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
 from .names import natural_key
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from simulator.clock import SECOND, Time
-from simulator.errors import ConfigError
-from simulator.trace import Trace, TraceRecord, hash_lines, read_trace
+from gatewaysim.simulator.clock import SECOND, Time
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.trace import Trace, TraceRecord, hash_lines, read_trace
 
 from .names import natural_key
 from .state import DEFAULT_RULES, StateIndex, StateRules, StatesAt
@@ -29,7 +29,7 @@ from .state import DEFAULT_RULES, StateIndex, StateRules, StatesAt
 if TYPE_CHECKING:
     import pandas as pd
 
-    from simulator.world import World
+    from gatewaysim.simulator.world import World
 
     from .branch import Change, RunOutcome, StepMark
 
@@ -139,7 +139,7 @@ class TraceView:
     @classmethod
     def from_trace(cls, trace: Trace, *, source: ViewSource | None = None,
                    **kwargs: Any) -> TraceView:
-        """View a live :class:`~simulator.trace.Trace`; it must keep its records in memory."""
+        """View a live :class:`~gatewaysim.simulator.trace.Trace` (it must keep its records)."""
         if len(trace.records) != trace.count:
             raise ConfigError(
                 f"this trace kept {len(trace.records)} of its {trace.count} records in memory: "
@@ -150,7 +150,7 @@ class TraceView:
 
     @classmethod
     def from_world(cls, world: World, **kwargs: Any) -> TraceView:
-        """View everything a :class:`~simulator.world.World` has recorded so far."""
+        """View everything a :class:`~gatewaysim.simulator.world.World` has recorded so far."""
         return cls.from_trace(world.trace, source=ViewSource("world", world.trace.path,
                                                              origin=world), **kwargs)
 
@@ -166,12 +166,12 @@ class TraceView:
         file), so the view can be replayed again with a change: :meth:`branch`.
         """
         try:
-            from properties.execution import Execution  # noqa: F401  (how the steps run)
-            from properties.failure import load_failure
+            from gatewaysim.properties.execution import Execution  # noqa: F401  (how the steps run)
+            from gatewaysim.properties.failure import load_failure
         except ImportError as exc:
             raise ImportError(
-                "TraceView.from_failure needs properties.failure.load_failure and "
-                "properties.execution, which this installation does not have") from exc
+                "TraceView.from_failure needs gatewaysim.properties.failure.load_failure and "
+                "gatewaysim.properties.execution, which this installation does not have") from exc
         from .branch import Run, view_of
 
         failure = load_failure(path)
@@ -183,7 +183,7 @@ class TraceView:
     @classmethod
     def from_steps(cls, pack: str, steps: Sequence[Any], *, variant: str | None = None,
                    seed: int = 0, invariant: str | None = None, **kwargs: Any) -> TraceView:
-        """Run a list of :class:`~properties.steps.Step` values on ``pack`` and view it.
+        """Run a list of :class:`~gatewaysim.properties.steps.Step` values on ``pack`` and view it.
 
         ``variant`` defaults to the pack's default; ``invariant`` judges the run by one
         invariant (``None``: all of them, stopping at the first violation, as exploration
@@ -381,12 +381,12 @@ class TraceView:
     # ------------------------------------------------------------------ outputs
     def timeline(self, describe: Callable[[TraceRecord], str | None] | None = None,
                  verbose: bool = False, limit: int | None = None) -> str:
-        """The text timeline of this view (``simulator.timeline.render_timeline``).
+        """The text timeline of this view (``gatewaysim.simulator.timeline.render_timeline``).
 
         A view of a run made of steps reads records with its pack's ``describe`` unless
         another is given.
         """
-        from simulator.timeline import render_timeline
+        from gatewaysim.simulator.timeline import render_timeline
 
         if describe is None:
             describe = getattr(self._outcome(), "describe", None)

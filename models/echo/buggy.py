@@ -13,9 +13,9 @@ exploration has something true to find and shrink:
 
 from __future__ import annotations
 
-from simulator.clock import Time
-from simulator.messages import Effect, Input, Note, Send, WsMessage, WsOpened
-from simulator.node import HostContext
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.messages import Effect, Input, Note, Send, WsMessage, WsOpened
+from gatewaysim.simulator.node import HostContext
 
 from .client import EchoClient
 from .server import EchoServer

@@ -6,8 +6,8 @@ stream), and resets when a socket opens.
 
 from __future__ import annotations
 
-from simulator.clock import Time, ms, s
-from simulator.messages import (
+from gatewaysim.simulator.clock import Time, ms, s
+from gatewaysim.simulator.messages import (
     Effect,
     Input,
     Note,
@@ -20,7 +20,7 @@ from simulator.messages import (
     WsOpened,
     WsRejected,
 )
-from simulator.node import HostContext, Node
+from gatewaysim.simulator.node import HostContext, Node
 
 BASE = ms(500)
 CAP = s(8)

@@ -10,10 +10,10 @@ Fault times are fractions of the duration, so a short run still sees both faults
 
 from __future__ import annotations
 
-from simulator.clock import Time, format_time, ms, s
-from simulator.network import NetworkConfig
-from simulator.trace import OUT, Trace, TraceRecord
-from simulator.world import World
+from gatewaysim.simulator.clock import Time, format_time, ms, s
+from gatewaysim.simulator.network import NetworkConfig
+from gatewaysim.simulator.trace import OUT, Trace, TraceRecord
+from gatewaysim.simulator.world import World
 
 from ..registry import ScenarioResult
 from .client import EchoClient

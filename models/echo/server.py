@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from simulator.clock import Time
-from simulator.messages import (
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     ConnectRequested,
     Effect,
@@ -11,7 +11,7 @@ from simulator.messages import (
     Send,
     WsMessage,
 )
-from simulator.node import Node
+from gatewaysim.simulator.node import Node
 
 
 class EchoServer(Node):

@@ -2,7 +2,7 @@
 
 Modelled from ``specs/lumenize-mesh.md`` (the real code at ``lumenize/lumenize@100dc455``).
 ``build_world`` wires a world; ``LumenizeConfig`` / ``preset`` choose the faithful model,
-the fixed one, or a planted mutant. The client (``models.lumenize.client``) is imported
+the fixed one, or a planted mutant. The client (``gatewaysim.models.lumenize.client``) is imported
 on first use by the wiring.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from simulator.clock import Time
+from gatewaysim.simulator.clock import Time
 
 from .config import LumenizeConfig
 

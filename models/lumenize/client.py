@@ -7,11 +7,11 @@ attempts may be under way at once, as in the real client (``reconnectNow`` durin
 awaited refresh), and an attempt is never cancelled: ``disconnect()`` during an awaited
 refresh does not stop the socket being created afterwards (section 6, inferred).
 
-State changes go through the table in :mod:`models.lumenize.client_table`; bookkeeping
+State changes go through the table in :mod:`gatewaysim.models.lumenize.client_table`; bookkeeping
 that does not depend on the state (calls, heartbeats, refresh exchanges) is handled here.
 
 Everything the real code gets wrong is kept, and each fix flag or mutant of
-:mod:`models.lumenize.config` is tested in the one place the behaviour differs.
+:mod:`gatewaysim.models.lumenize.config` is tested in the one place the behaviour differs.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import define, field, frozen
-
-from simulator.clock import Time
-from simulator.messages import (
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.messages import (
     CloseConnection,
     Effect,
     HttpFailed,
@@ -38,7 +37,7 @@ from simulator.messages import (
     WsOpened,
     WsRejected,
 )
-from simulator.node import HostContext, Node
+from gatewaysim.simulator.node import HostContext, Node
 
 from . import client_table as table
 from . import protocol

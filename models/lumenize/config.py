@@ -14,9 +14,8 @@ from typing import Any
 
 import attrs
 from attrs import field, frozen
-
-from simulator.clock import Time, ms, s
-from simulator.errors import ConfigError
+from gatewaysim.simulator.clock import Time, ms, s
+from gatewaysim.simulator.errors import ConfigError
 
 #: Fix flags: each corrects one real weakness (``lumenize-mesh.md`` section 6).
 FIXES: dict[str, str] = {

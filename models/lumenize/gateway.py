@@ -35,9 +35,8 @@ import json
 from typing import Any
 
 from attrs import frozen
-
-from simulator.clock import Time
-from simulator.messages import (
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     AlarmFired,
     CloseConnection,
@@ -62,7 +61,7 @@ from simulator.messages import (
     WsClosed,
     WsMessage,
 )
-from simulator.node import HostContext, Node, SocketView
+from gatewaysim.simulator.node import HostContext, Node, SocketView
 
 from . import protocol as p
 from .config import LumenizeConfig

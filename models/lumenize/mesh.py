@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.clock import Time
-from simulator.messages import (
+from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.messages import (
     Effect,
     HttpFailed,
     HttpRequest,
@@ -30,7 +30,7 @@ from simulator.messages import (
     StorageDelete,
     StoragePut,
 )
-from simulator.node import HostContext, Node
+from gatewaysim.simulator.node import HostContext, Node
 
 from . import protocol as p
 from .config import LumenizeConfig

@@ -17,9 +17,8 @@ import json
 from typing import Any
 
 from attrs import field, frozen
-
-from simulator.clock import SECOND, Time
-from simulator.messages import Input
+from gatewaysim.simulator.clock import SECOND, Time
+from gatewaysim.simulator.messages import Input
 
 # ---------------------------------------------------------------- constants
 PING = "lmz:ping"

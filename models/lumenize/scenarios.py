@@ -23,10 +23,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from attrs import define, field, frozen
-
-from models.registry import ScenarioResult
-from simulator.clock import Time, format_duration, format_time, ms, s
-from simulator.trace import OUT, Trace, TraceRecord
+from gatewaysim.models.registry import ScenarioResult
+from gatewaysim.simulator.clock import Time, format_duration, format_time, ms, s
+from gatewaysim.simulator.trace import OUT, Trace, TraceRecord
 
 from . import protocol as p
 from .config import preset

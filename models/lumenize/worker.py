@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from simulator.clock import MINUTE, Time
-from simulator.messages import (
+from gatewaysim.simulator.clock import MINUTE, Time
+from gatewaysim.simulator.messages import (
     ConnectRequested,
     Effect,
     ForwardConnection,
@@ -26,7 +26,7 @@ from simulator.messages import (
     Note,
     RejectConnection,
 )
-from simulator.node import HostContext, Node
+from gatewaysim.simulator.node import HostContext, Node
 
 from . import protocol as p
 from .config import LumenizeConfig

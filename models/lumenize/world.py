@@ -20,11 +20,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
-
-from simulator.clock import Time, format_duration, format_time
-from simulator.network import NetworkConfig
-from simulator.trace import FAULT, IN, OUT, SYS, Trace, TraceRecord
-from simulator.world import World
+from gatewaysim.simulator.clock import Time, format_duration, format_time
+from gatewaysim.simulator.network import NetworkConfig
+from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, Trace, TraceRecord
+from gatewaysim.simulator.world import World
 
 from . import protocol as p
 from .auth import TokenService
@@ -236,7 +235,7 @@ class LumenizeWorld:
         return describe(record)
 
     def timeline(self, verbose: bool = False, limit: int | None = None) -> str:
-        from simulator.timeline import render_timeline
+        from gatewaysim.simulator.timeline import render_timeline
 
         return render_timeline(self.world.trace.records, describe, verbose, limit)
 
@@ -355,7 +354,7 @@ _INPUTS: dict[str, Any] = {
 
 
 def describe(record: TraceRecord) -> str | None:
-    """The Lumenize timeline text of a record (see ``simulator.timeline``)."""
+    """The Lumenize timeline text of a record (see ``gatewaysim.simulator.timeline``)."""
     kind, type_, data = record.kind, record.type, record.data
     if kind == OUT:
         if type_ == "Note":

@@ -1,7 +1,7 @@
 """The echo pack: the exploration machinery proven on the smallest model.
 
 Variants: ``faithful`` (the correct echo model: nothing to find), ``buggy`` (both planted
-bugs of :mod:`models.echo.buggy`), and one variant per planted bug.
+bugs of :mod:`gatewaysim.models.echo.buggy`), and one variant per planted bug.
 """
 
 from __future__ import annotations

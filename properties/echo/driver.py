@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from gatewaysim.models.echo import EchoClient, EchoServer
+from gatewaysim.models.echo.buggy import DuplicatingServer, GiveUpClient
+from gatewaysim.simulator import clock
+from gatewaysim.simulator.clock import format_duration, s
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.network import OPEN
+from gatewaysim.simulator.trace import IN, OUT, TraceRecord
+from gatewaysim.simulator.world import World
 from hypothesis import strategies as st
-
-from models.echo import EchoClient, EchoServer
-from models.echo.buggy import DuplicatingServer, GiveUpClient
-from simulator import clock
-from simulator.clock import format_duration, s
-from simulator.errors import ConfigError
-from simulator.network import OPEN
-from simulator.trace import IN, OUT, TraceRecord
-from simulator.world import World
 
 from ..driver import Driver
 from ..steps import step

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator.clock import format_duration
+from gatewaysim.simulator.clock import format_duration
 
 from ..invariants import Invariant
 

@@ -1,7 +1,7 @@
 """The Lumenize pack: invariants and Hypothesis exploration for the Lumenize Mesh model.
 
 Variants: ``faithful`` (the real code, weaknesses included), ``fixed`` (every fix flag of
-``models.lumenize.config.FIXES``), and ``mutant:<name>`` for each planted bug of
+``gatewaysim.models.lumenize.config.FIXES``), and ``mutant:<name>`` for each planted bug of
 ``config.MUTANTS`` (the bug zoo), planted on top of ``fixed`` so that no real weakness
 masks it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.lumenize.config import MUTANTS, preset
+from gatewaysim.models.lumenize.config import MUTANTS, preset
 
 from ..packs import Pack
 from .driver import LumenizeDriver

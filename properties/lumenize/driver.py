@@ -1,6 +1,7 @@
 """The Lumenize pack's driver: four users with one tab each, and everything that can hit them.
 
-The world is the model pack's own (``models.lumenize.build_world``): the Worker, the token
+The world is the model pack's own (``gatewaysim.models.lumenize.build_world``):
+the Worker, the token
 service, a gateway per tab, the ``doc/main`` broadcaster every tab subscribes to, and the
 mesh node ``node/main``. Steps are faults and ordinary traffic (calls, broadcasts, wake-ups),
 each in a swarm group (the ``fault`` of its step kind) that a run switches on or off; only
@@ -17,17 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from gatewaysim.models.lumenize import ClientSpec, build_world
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.config import LumenizeConfig
+from gatewaysim.models.lumenize.world import LumenizeWorld, describe
+from gatewaysim.simulator.clock import MINUTE, Time, s
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.network import OPEN
+from gatewaysim.simulator.trace import TraceRecord
+from gatewaysim.simulator.world import World
 from hypothesis import strategies as st
-
-from models.lumenize import ClientSpec, build_world
-from models.lumenize import protocol as p
-from models.lumenize.config import LumenizeConfig
-from models.lumenize.world import LumenizeWorld, describe
-from simulator.clock import MINUTE, Time, s
-from simulator.errors import ConfigError
-from simulator.network import OPEN
-from simulator.trace import TraceRecord
-from simulator.world import World
 
 from ..driver import Driver
 from ..invariants import Violation

@@ -2,7 +2,8 @@
 
 Each invariant cites the guarantee it encodes from ``realtime-systems.md`` section 3 ("#6"
 is its sixth item) and the Lumenize behaviour it is about (``lumenize-mesh.md``, "spec").
-Checks read the :class:`~properties.lumenize.ledger.Ledger` the driver keeps from the trace,
+Checks read the :class:`~gatewaysim.properties.lumenize.ledger.Ledger` the driver keeps
+from the trace,
 and the nodes' ``statistics()``; none of them calls the model's own decision functions.
 
 Safety invariants are checked after every step. Liveness invariants are checked once,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator.clock import MINUTE, SECOND, Time, format_duration, format_time, us
+from gatewaysim.simulator.clock import MINUTE, SECOND, Time, format_duration, format_time, us
 
 from ..invariants import Invariant
 

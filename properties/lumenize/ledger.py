@@ -17,10 +17,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from attrs import define, field
-
-from models.lumenize import protocol as p
-from simulator.clock import SECOND, Time, format_time
-from simulator.trace import FAULT, IN, OUT, TraceRecord
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.simulator.clock import SECOND, Time, format_time
+from gatewaysim.simulator.trace import FAULT, IN, OUT, TraceRecord
 
 WORKER = p.WORKER
 NODE = "node/main"
@@ -51,7 +50,7 @@ class CallBook:
 
 @define
 class Ledger:
-    """Books kept from the trace for the invariants of :mod:`properties.lumenize.invariants`."""
+    """Books kept from the trace for the Lumenize invariants."""
 
     reconnect_initial: Time
     world: Any = None  # the kernel world, for what a gateway can see (set after building)

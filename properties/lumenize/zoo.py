@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 
 from attrs import frozen
+from gatewaysim.simulator.rng import derive_seed
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-
-from simulator.rng import derive_seed
 
 from ..invariants import InvariantViolated
 from ..machine import RunRecord, build_machine

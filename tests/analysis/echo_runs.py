@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from models.echo import EchoClient, EchoServer
-from simulator.clock import Time, ms, s
-from simulator.messages import (
+from gatewaysim.models.echo import EchoClient, EchoServer
+from gatewaysim.simulator.clock import Time, ms, s
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     AlarmFired,
     ConnectRequested,
@@ -22,8 +22,8 @@ from simulator.messages import (
     SetAlarm,
     WsClosed,
 )
-from simulator.trace import Trace
-from simulator.world import World
+from gatewaysim.simulator.trace import Trace
+from gatewaysim.simulator.world import World
 
 SERVER = "echo"
 GRACE = s(3)

@@ -10,6 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gatewaysim.properties.explorer import explore
+from gatewaysim.properties.failure import load_failure
+from gatewaysim.properties.replay import replay
+from gatewaysim.properties.steps import Step
+from gatewaysim.simulator.errors import ConfigError
 
 from gatewaysim.analysis import (
     ChangeArg,
@@ -20,11 +25,6 @@ from gatewaysim.analysis import (
     diff,
 )
 from gatewaysim.analysis.branch import RunOutcome
-from properties.explorer import explore
-from properties.failure import load_failure
-from properties.replay import replay
-from properties.steps import Step
-from simulator.errors import ConfigError
 
 from .echo_runs import echo_world
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from gatewaysim.simulator.trace import TraceRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewaysim.analysis import StateRules, TraceView
 from gatewaysim.analysis.state import state_at_naive
-from simulator.trace import TraceRecord
 
 from .echo_runs import GRACE, echo_world
 

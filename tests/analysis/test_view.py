@@ -6,11 +6,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.world import World
 
 from gatewaysim.analysis import TraceView
-from simulator.errors import ConfigError
-from simulator.trace import Trace, TraceRecord
-from simulator.world import World
 
 from .echo_runs import echo_world
 
@@ -119,7 +119,7 @@ def test_timeline_of_a_followed_connection_shows_its_abnormal_close(view: TraceV
 
 
 _HAVE_FAILURES = all(importlib.util.find_spec(m) is not None
-                     for m in ("properties.failure", "properties.replay"))
+                     for m in ("gatewaysim.properties.failure", "gatewaysim.properties.replay"))
 
 
 @pytest.mark.skipif(_HAVE_FAILURES, reason="failure files exist; the replay test covers them")
@@ -129,10 +129,10 @@ def test_from_failure_without_the_failure_modules_says_what_is_missing(tmp_path:
 
 
 @pytest.mark.skipif(not _HAVE_FAILURES,
-                    reason="properties.failure and properties.replay are not written yet")
+                    reason="failure files and replay are not written yet")
 def test_from_failure_replays_and_remembers_its_source(tmp_path: Path) -> None:
-    from properties.failure import load_failure
-    from properties.replay import replay
+    from gatewaysim.properties.failure import load_failure
+    from gatewaysim.properties.replay import replay
 
     failures = sorted(Path(__file__).resolve().parents[1].rglob("*.failure.json"))
     if not failures:

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from gatewaysim.simulator.trace import read_trace
 
 from gatewaysim.cli import main
-from simulator.trace import read_trace
 
 HASH_LINE = re.compile(r"^trace sha256: ([0-9a-f]{64})$")
 SHORT = ["--duration", "5m"]
@@ -102,7 +102,7 @@ def test_trace_file_replaces_an_existing_file(
 def test_list_names_every_scenario_with_a_description(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from models.registry import SCENARIOS
+    from gatewaysim.models.registry import SCENARIOS
 
     status, out, _ = run_out(capsys, "--list")
     assert status == 0
@@ -174,7 +174,7 @@ def test_trace_onto_a_directory_is_refused(
 def test_a_failing_run_leaves_no_trace_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.registry import Scenario
+    from gatewaysim.models.registry import Scenario
 
     def boom(self: Scenario, seed: int, duration: int, trace: object) -> None:
         trace.record(0, "x", "sys", "started", {})  # type: ignore[attr-defined]

@@ -65,8 +65,8 @@ def test_cli_imports_no_model_pack_until_a_scenario_runs() -> None:
     """Listing scenarios must not import the packs that implement them."""
     code = (
         "import sys; from gatewaysim.cli import main; main(['run', '--list']); "
-        "print(sorted(m for m in sys.modules if m.startswith('models.')))"
+        "print(sorted(m for m in sys.modules if m.startswith('gatewaysim.models.')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPO)
-    assert result.stdout.splitlines()[-1] == "['models.registry']"
+    assert result.stdout.splitlines()[-1] == "['gatewaysim.models.registry']"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from simulator.clock import ms, s
-from simulator.timeline import describe_default, format_line, render_timeline
-from simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.timeline import describe_default, format_line, render_timeline
+from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
 
 def rec(t: int, actor: str, kind: str, type_: str, **data: object) -> TraceRecord:

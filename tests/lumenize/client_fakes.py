@@ -15,12 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import define, field, frozen
-
-from models.lumenize import protocol
-from models.lumenize.client import LumenizeClient
-from models.lumenize.config import LumenizeConfig, preset
-from simulator.clock import Time, ms
-from simulator.messages import (
+from gatewaysim.models.lumenize import protocol
+from gatewaysim.models.lumenize.client import LumenizeClient
+from gatewaysim.models.lumenize.config import LumenizeConfig, preset
+from gatewaysim.simulator.clock import Time, ms
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     CloseConnection,
     ConnectRequested,
@@ -34,8 +33,8 @@ from simulator.messages import (
     WsClosed,
     WsMessage,
 )
-from simulator.node import HostContext, Node
-from simulator.world import World
+from gatewaysim.simulator.node import HostContext, Node
+from gatewaysim.simulator.world import World
 
 CLIENT = "client/alice.t1"
 SUB = "alice"

@@ -8,7 +8,7 @@ echo DO, a throwing DO and a Worker. :class:`Bench` builds the same thing in a w
   they are given, send the frames they are told to and record everything they receive;
 - ``echo`` (:class:`EchoDO`) records each envelope and answers ``echo(x)`` with ``x``;
   ``thrower`` (:class:`ThrowingDO`) answers every call with an error;
-- ``worker`` is the real :class:`~models.lumenize.worker.Worker` (the Worker binding);
+- ``worker`` is the real :class:`~gatewaysim.models.lumenize.worker.Worker` (the Worker binding);
 - ``caller`` (:class:`RpcCaller`) sends raw ``__executeOperation`` envelopes.
 """
 
@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 from attrs import field, frozen
-
-from models.lumenize import protocol as p
-from models.lumenize.config import LumenizeConfig, preset
-from models.lumenize.gateway import LumenizeGateway
-from models.lumenize.worker import Worker
-from simulator.clock import SECOND, Time
-from simulator.messages import (
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.config import LumenizeConfig, preset
+from gatewaysim.models.lumenize.gateway import LumenizeGateway
+from gatewaysim.models.lumenize.worker import Worker
+from gatewaysim.simulator.clock import SECOND, Time
+from gatewaysim.simulator.messages import (
     CloseConnection,
     Effect,
     HttpFailed,
@@ -41,8 +40,8 @@ from simulator.messages import (
     WsOpened,
     WsRejected,
 )
-from simulator.node import HostContext, Node
-from simulator.world import World
+from gatewaysim.simulator.node import HostContext, Node
+from gatewaysim.simulator.world import World
 
 
 # ---------------------------------------------------------------------- scripted client

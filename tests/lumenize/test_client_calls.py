@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from models.lumenize import protocol
-from models.lumenize.client import (
+from gatewaysim.models.lumenize import protocol
+from gatewaysim.models.lumenize.client import (
     CLIENT_DISCONNECTED,
     QUEUE_FULL,
     QUEUED_CALL_TIMED_OUT,
 )
-from models.lumenize.config import preset
-from models.lumenize.protocol import ClientCall, ClientDisconnect, WakeUp
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize.config import preset
+from gatewaysim.models.lumenize.protocol import ClientCall, ClientDisconnect, WakeUp
+from gatewaysim.simulator.clock import ms, s
 
 from .client_fakes import (
     HOLD,

@@ -4,11 +4,10 @@ wake-ups, and the two inferred races of section 6."""
 from __future__ import annotations
 
 import pytest
-
-from models.lumenize.backoff import backoff_ceiling, reconnect_delay
-from models.lumenize.config import preset
-from models.lumenize.protocol import ClientDisconnect, WakeUp
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize.backoff import backoff_ceiling, reconnect_delay
+from gatewaysim.models.lumenize.config import preset
+from gatewaysim.models.lumenize.protocol import ClientDisconnect, WakeUp
+from gatewaysim.simulator.clock import ms, s
 
 from .client_fakes import (
     HOLD,

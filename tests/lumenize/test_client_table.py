@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from models.lumenize import client_table as table
-from models.lumenize.client import REFRESH_EXPIRED
-from models.lumenize.client_table import ClientStateError
-from models.lumenize.protocol import ClientCall, ClientConnect, WakeUp
-from simulator.clock import ms, s
-from simulator.messages import Note
+from gatewaysim.models.lumenize import client_table as table
+from gatewaysim.models.lumenize.client import REFRESH_EXPIRED
+from gatewaysim.models.lumenize.client_table import ClientStateError
+from gatewaysim.models.lumenize.protocol import ClientCall, ClientConnect, WakeUp
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.messages import Note
 
 from .client_fakes import (
     HOLD,

@@ -3,10 +3,15 @@ single-flight ``ensureFreshToken`` and the two paths that bypass it."""
 
 from __future__ import annotations
 
-from models.lumenize import protocol
-from models.lumenize.config import preset
-from models.lumenize.protocol import ClearAccessToken, ClientConnect, ClientDisconnect, WakeUp
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize import protocol
+from gatewaysim.models.lumenize.config import preset
+from gatewaysim.models.lumenize.protocol import (
+    ClearAccessToken,
+    ClientConnect,
+    ClientDisconnect,
+    WakeUp,
+)
+from gatewaysim.simulator.clock import ms, s
 
 from .client_fakes import (
     Answer,

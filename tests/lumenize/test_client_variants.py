@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from models.lumenize.config import LumenizeConfig, preset
-from models.lumenize.protocol import ClientCall, ClientDisconnect, WakeUp
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize.config import LumenizeConfig, preset
+from gatewaysim.models.lumenize.protocol import ClientCall, ClientDisconnect, WakeUp
+from gatewaysim.simulator.clock import ms, s
 
 from .client_fakes import (
     HOLD,

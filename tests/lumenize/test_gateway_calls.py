@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from models.lumenize import protocol as p
-from simulator.clock import s
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.simulator.clock import s
 
 from .conftest import Bench
 

@@ -7,9 +7,9 @@ or ``config.MUTANTS`` says.
 
 from __future__ import annotations
 
-from models.lumenize import protocol as p
-from models.lumenize.config import preset
-from simulator.clock import s
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.config import preset
+from gatewaysim.simulator.clock import s
 
 from .conftest import Bench, BenchFactory, Rpc
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.lumenize import protocol as p
-from models.lumenize.gateway import LumenizeGateway, Rejection
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.gateway import LumenizeGateway, Rejection
 
 from .conftest import Bench, BenchFactory, Rpc, claims_for, gateway_request
 

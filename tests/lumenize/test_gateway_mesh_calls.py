@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from models.lumenize import protocol as p
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.simulator.clock import ms, s
 
 from .conftest import Bench
 

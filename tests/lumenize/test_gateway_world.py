@@ -1,4 +1,4 @@
-"""The wiring (``models.lumenize.world``): real clients, Worker, token service, gateways
+"""The wiring (``gatewaysim.models.lumenize.world``): real clients, Worker, token service, gateways
 and mesh objects in one world; determinism, duplicate tabs, helpers and the timeline."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from models.lumenize import ClientSpec, build_world, preset
-from models.lumenize import protocol as p
-from simulator.clock import ms, s
-from simulator.trace import Trace
+from gatewaysim.models.lumenize import ClientSpec, build_world, preset
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.trace import Trace
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = """
-from models.lumenize import ClientSpec, build_world, preset
-from simulator.clock import s
+from gatewaysim.models.lumenize import ClientSpec, build_world, preset
+from gatewaysim.simulator.clock import s
 lw = build_world(preset("faithful"), 11, [ClientSpec("alice"), ClientSpec("bob", "t2")])
 lw.run_for(s(2))
 lw.publish("x")

@@ -13,15 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from models.lumenize import ClientSpec, build_world, preset
-from models.lumenize import protocol as p
-from models.lumenize.config import LumenizeConfig
-from models.lumenize.mesh import MeshNode
-from models.lumenize.world import LumenizeWorld
-from simulator.clock import MINUTE, SECOND, Time, ms, s
-from simulator.messages import Effect, HttpRequestReceived, HttpRespond, Input, Note, TimerFired
-from simulator.trace import TraceRecord
+from gatewaysim.models.lumenize import ClientSpec, build_world, preset
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.config import LumenizeConfig
+from gatewaysim.models.lumenize.mesh import MeshNode
+from gatewaysim.models.lumenize.world import LumenizeWorld
+from gatewaysim.simulator.clock import MINUTE, SECOND, Time, ms, s
+from gatewaysim.simulator.messages import (
+    Effect,
+    HttpRequestReceived,
+    HttpRespond,
+    Input,
+    Note,
+    TimerFired,
+)
+from gatewaysim.simulator.trace import TraceRecord
 
 ALICE = "alice.t1"
 A = p.CLIENT_PREFIX + ALICE

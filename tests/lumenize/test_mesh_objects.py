@@ -4,10 +4,10 @@ sockets: subscribe, fan-out, drop-on-failed-fanout (case 86), silent subscriptio
 
 from __future__ import annotations
 
-from models.lumenize import protocol as p
-from models.lumenize.config import preset
-from models.lumenize.mesh import DocumentBroadcaster, MeshNode
-from simulator.clock import ms, s
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.config import preset
+from gatewaysim.models.lumenize.mesh import DocumentBroadcaster, MeshNode
+from gatewaysim.simulator.clock import ms, s
 
 from .conftest import Bench, BenchFactory
 

@@ -1,4 +1,5 @@
-"""The six phases of the resilience task (``models.lumenize.scenarios``), judged by the trace.
+"""The six phases of the resilience task (``gatewaysim.models.lumenize.scenarios``),
+judged by the trace.
 
 Each test runs the registered scenario function and asserts what its phase checks from the
 trace records and the nodes' ``statistics()``, never from the summary strings (one test
@@ -15,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from models.lumenize import protocol as p
-from models.lumenize import scenarios as sc
-from models.registry import SCENARIOS, ScenarioResult
-from simulator.clock import MINUTE, SECOND, Time, ms, s
-from simulator.trace import Trace, TraceRecord
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize import scenarios as sc
+from gatewaysim.models.registry import SCENARIOS, ScenarioResult
+from gatewaysim.simulator.clock import MINUTE, SECOND, Time, ms, s
+from gatewaysim.simulator.trace import Trace, TraceRecord
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE, ALICE_CLIENT, ALICE_GATEWAY = sc.ALICE, sc.ALICE_CLIENT, sc.ALICE_GATEWAY

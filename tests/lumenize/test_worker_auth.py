@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 from attrs import frozen
-
-from models.lumenize import protocol as p
-from models.lumenize.auth import TokenService
-from models.lumenize.config import LumenizeConfig, preset
-from simulator.clock import SECOND, Time, s
-from simulator.messages import Effect, HttpFailed, HttpRequest, HttpResponse, Input
-from simulator.node import HostContext, Node
-from simulator.world import World
+from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.auth import TokenService
+from gatewaysim.models.lumenize.config import LumenizeConfig, preset
+from gatewaysim.simulator.clock import SECOND, Time, s
+from gatewaysim.simulator.messages import Effect, HttpFailed, HttpRequest, HttpResponse, Input
+from gatewaysim.simulator.node import HostContext, Node
+from gatewaysim.simulator.world import World
 
 from .conftest import Bench, BenchFactory, claims_for
 

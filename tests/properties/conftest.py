@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from properties.explorer import ExploreReport, explore
+from gatewaysim.properties.explorer import ExploreReport, explore
 
 
 @pytest.fixture(scope="session")

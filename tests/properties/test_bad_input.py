@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from gatewaysim.properties import packs
+from gatewaysim.properties.errors import FailureFileError
+from gatewaysim.properties.failure import load_failure
 
 from gatewaysim.cli import main
-from properties import packs
-from properties.errors import FailureFileError
-from properties.failure import load_failure
 
 from .helpers import gatewaysim
 
@@ -119,7 +119,7 @@ def test_explore_bad_numbers_are_usage_errors(capsys: pytest.CaptureFixture[str]
 def test_pack_that_fails_to_import_is_reported(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(packs.PACKS, "broken", "properties.no_such_module:PACK")
+    monkeypatch.setitem(packs.PACKS, "broken", "gatewaysim.properties.no_such_module:PACK")
     assert main(["explore", "broken"]) == 2
     err = capsys.readouterr().err
     assert "pack 'broken' could not be loaded (ModuleNotFoundError" in err

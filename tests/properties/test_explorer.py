@@ -7,8 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from properties.explorer import ExploreReport, explore
-from properties.failure import load_failure
+from gatewaysim.properties.explorer import ExploreReport, explore
+from gatewaysim.properties.failure import load_failure
 
 
 def test_buggy_echo_violates_both_invariants(buggy_campaign: tuple[ExploreReport, Path]) -> None:

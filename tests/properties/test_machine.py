@@ -4,14 +4,13 @@ muted invariants stay quiet, and runs execute the way replay executes them."""
 from __future__ import annotations
 
 import pytest
+from gatewaysim.properties.echo import PACK
+from gatewaysim.properties.execution import check_all, only, run_steps
+from gatewaysim.properties.invariants import violation_error
+from gatewaysim.properties.machine import RunRecord, build_machine, fault_kinds
+from gatewaysim.properties.steps import Step
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-
-from properties.echo import PACK
-from properties.execution import check_all, only, run_steps
-from properties.invariants import violation_error
-from properties.machine import RunRecord, build_machine, fault_kinds
-from properties.steps import Step
 
 SETTINGS = settings(max_examples=40, stateful_step_count=12, derandomize=True, database=None,
                     deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from properties.failure import load_failure
-from properties.replay import replay
+from gatewaysim.properties.failure import load_failure
+from gatewaysim.properties.replay import replay
 
 from .helpers import ROOT, gatewaysim
 

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
-
-from simulator import NetworkConfig, World
-from simulator.clock import Time, ms
-from simulator.messages import AcceptConnection, ConnectRequested, Effect, Input
-from simulator.node import HostContext, Node
+from gatewaysim.simulator import NetworkConfig, World
+from gatewaysim.simulator.clock import Time, ms
+from gatewaysim.simulator.messages import AcceptConnection, ConnectRequested, Effect, Input
+from gatewaysim.simulator.node import HostContext, Node
 
 
 @frozen

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from simulator import FailedWithEffects
-from simulator.clock import Time, s
-from simulator.messages import AlarmFired, DeleteAlarm, Effect, SetAlarm, Start
+from gatewaysim.simulator import FailedWithEffects
+from gatewaysim.simulator.clock import Time, s
+from gatewaysim.simulator.messages import AlarmFired, DeleteAlarm, Effect, SetAlarm, Start
 
 from .nodes import Do, Recorder, two_hosts
 

@@ -13,13 +13,10 @@ from typing import Any
 
 import pytest
 from attrs import frozen
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from simulator import NetworkConfig, Trace, TraceFormatError, World, read_trace
-from simulator.clock import ms, s
-from simulator.messages import ConnectRequested, Note, WsClosed, WsMessage
-from simulator.trace import (
+from gatewaysim.simulator import NetworkConfig, Trace, TraceFormatError, World, read_trace
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.messages import ConnectRequested, Note, WsClosed, WsMessage
+from gatewaysim.simulator.trace import (
     _dumps,
     _jstr,
     _line,
@@ -28,14 +25,16 @@ from simulator.trace import (
     hash_lines,
     value_fields,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 
 ECHO_RUN = """
 import sys
-from models.echo import EchoClient, EchoServer
-from simulator import NetworkConfig, Trace, World
-from simulator.clock import ms, s
+from gatewaysim.models.echo import EchoClient, EchoServer
+from gatewaysim.simulator import NetworkConfig, Trace, World
+from gatewaysim.simulator.clock import ms, s
 
 def run(seed, path=None):
     trace = Trace(header={"seed": seed, "scenario": "echo"}, path=path, keep=path is not None)
@@ -109,7 +108,7 @@ def test_a_trace_without_records_in_memory_hashes_the_same(tmp_path: Path) -> No
     streamed = Trace(header={"x": 1}, keep=False)
     for trace in (kept, streamed):
         world = World(3, trace=trace, network=NetworkConfig(jitter=ms(5)))
-        from models.echo import EchoClient, EchoServer
+        from gatewaysim.models.echo import EchoClient, EchoServer
 
         world.add_host("echo", EchoServer)
         world.add_host("u", EchoClient)

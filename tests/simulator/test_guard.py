@@ -12,10 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from simulator import DeterminismError, World, guard
-from simulator.clock import Time, s
-from simulator.messages import AlarmFired, Effect, Input, Note, SetAlarm
+from gatewaysim.simulator import DeterminismError, World, guard
+from gatewaysim.simulator.clock import Time, s
+from gatewaysim.simulator.messages import AlarmFired, Effect, Input, Note, SetAlarm
 
 from .nodes import Do, Recorder, two_hosts
 
@@ -150,8 +149,8 @@ def test_other_threads_keep_their_clock_while_a_model_runs() -> None:
     import threading
     import time as real_time
 
-    from simulator import World
-    from simulator.node import Node
+    from gatewaysim.simulator import World
+    from gatewaysim.simulator.node import Node
 
     seen: list[object] = []
     go, done = threading.Event(), threading.Event()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from simulator import ConfigError, World
-from simulator.clock import ms, s
-from simulator.messages import (
+from gatewaysim.simulator import ConfigError, World
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.messages import (
     AcceptConnection,
     CloseConnection,
     ConnectRequested,
@@ -30,6 +27,8 @@ from simulator.messages import (
     WsOpened,
     WsRejected,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .nodes import Do, Recorder, two_hosts
 

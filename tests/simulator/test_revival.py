@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from simulator import NetworkConfig, World
-from simulator.clock import ms, s
-from simulator.messages import (
+from gatewaysim.simulator import NetworkConfig, World
+from gatewaysim.simulator.clock import ms, s
+from gatewaysim.simulator.messages import (
     AlarmFired,
     HttpRequest,
     HttpRequestReceived,

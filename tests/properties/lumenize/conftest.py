@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from properties.failure import Failure, load_failure
+from gatewaysim.properties.failure import Failure, load_failure
 
 #: The weaknesses of lumenize-mesh.md section 6 the faithful model must show, each as its
 #: own invariant.

@@ -14,12 +14,11 @@ import subprocess
 import sys
 
 import pytest
-
-from models.lumenize.config import MUTANTS
-from properties.execution import run_steps
-from properties.lumenize import PACK
-from properties.lumenize.zoo import CAUGHT_BY
-from properties.steps import Step
+from gatewaysim.models.lumenize.config import MUTANTS
+from gatewaysim.properties.execution import run_steps
+from gatewaysim.properties.lumenize import PACK
+from gatewaysim.properties.lumenize.zoo import CAUGHT_BY
+from gatewaysim.properties.steps import Step
 
 #: Examples per search (seeded, no shrinking): the zoo is found in tens to a few hundred.
 BUDGET = 3000
@@ -86,7 +85,7 @@ SEEDS = (0, 1, 2)
 
 _HUNT = """
 import json, sys
-from properties.lumenize.zoo import hunt
+from gatewaysim.properties.lumenize.zoo import hunt
 for seed in json.loads(sys.argv[2]):
     result = hunt(sys.argv[1], int(sys.argv[3]), seed=seed, profile=sys.argv[4])
     if result.invariant_id is not None:

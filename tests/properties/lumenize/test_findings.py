@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from properties.emit import emit_test
-from properties.explorer import explore
-from properties.failure import Failure
-from properties.replay import replay
+from gatewaysim.properties.emit import emit_test
+from gatewaysim.properties.explorer import explore
+from gatewaysim.properties.failure import Failure
+from gatewaysim.properties.replay import replay
 
 from ..helpers import ROOT, gatewaysim
 from .conftest import REAL_FINDINGS

@@ -5,10 +5,9 @@ these runs on its own is in ``test_findings``."""
 from __future__ import annotations
 
 import pytest
-
-from properties.execution import only, run_steps
-from properties.lumenize import PACK
-from properties.steps import Step
+from gatewaysim.properties.execution import only, run_steps
+from gatewaysim.properties.lumenize import PACK
+from gatewaysim.properties.steps import Step
 
 RUNS: dict[str, list[Step]] = {
     # A second tab shares the instanceName: the two supersede each other about once a second.
