@@ -14,11 +14,12 @@ import argparse
 import sys
 import time
 
-from gatewaysim.properties.machine import RunRecord, build_machine
-from gatewaysim.properties.packs import get_pack
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from gatewaysim.properties.machine import RunRecord, build_machine
+from gatewaysim.properties.pack import get_pack
 
 
 class Trivial(RuleBasedStateMachine):

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sortedcontainers import SortedList
+
 from gatewaysim.simulator import NetworkConfig, Node, Scheduler, Trace, World
 from gatewaysim.simulator.clock import SECOND, Time, ms
 from gatewaysim.simulator.messages import (
@@ -34,7 +36,6 @@ from gatewaysim.simulator.messages import (
     WsMessage,
     WsOpened,
 )
-from sortedcontainers import SortedList
 
 try:
     import simpy

@@ -18,21 +18,20 @@ import random
 import statistics
 import time
 
+from gatewaysim.analysis import TraceView
+from gatewaysim.analysis.state import state_at_naive
 from gatewaysim.models.echo import EchoClient, EchoServer
 from gatewaysim.simulator.clock import SECOND, ms, s
 from gatewaysim.simulator.trace import Trace
 from gatewaysim.simulator.world import World
-
-from gatewaysim.analysis import TraceView
-from gatewaysim.analysis.state import state_at_naive
 
 SERVER = "echo"
 
 
 def build_world(min_records: int, clients: int, seed: int) -> World:
     """Run until the trace holds ``min_records``, a fault every 2-5 s (seeded)."""
-    world = World(seed, trace=Trace(header={"seed": seed, "scenario": "bench-trace-at"},
-                                    keep=True))
+    header = {"seed": seed, "pack": "echo", "scenario": "bench-trace-at"}
+    world = World(seed, trace=Trace(header=header, keep=True))
     world.add_host(SERVER, EchoServer)
     names = [f"client/{i}" for i in range(clients)]
     for name in names:

@@ -26,7 +26,7 @@ from . import __version__
 
 PROG = "gatewaysim"
 
-COMMANDS: tuple[str, ...] = ("run", "explore", "replay")
+COMMANDS: tuple[str, ...] = ("run", "explore", "replay", "packs")
 """Subcommand modules to load, in the order ``--help`` lists them."""
 
 EXIT_OK = 0

@@ -12,10 +12,12 @@ import sys
 from typing import Any
 
 from gatewaysim.properties.explorer import explore
-from gatewaysim.properties.packs import PACKS
-from gatewaysim.properties.profiles import DEFAULT_PROFILE, PROFILES
+from gatewaysim.properties.pack import get_pack
+from gatewaysim.properties.profiles import PROFILES, default_profile
 from gatewaysim.simulator.clock import SECOND, parse_duration
 from gatewaysim.simulator.errors import ConfigError
+
+from .cmd_run import add_pack_option, load_packs
 
 NAME = "explore"
 
@@ -28,11 +30,13 @@ def add_parser(subparsers: Any) -> None:
             "Explore a pack's steps and faults with Hypothesis stateful testing (swarm testing, "
             "shrinking) until the wall-clock budget is spent. Every distinct violated invariant "
             "gets a minimal run, written as a failure file for 'gatewaysim replay'. "
-            f"Packs: {', '.join(PACKS)}."
+            "'gatewaysim packs' lists the packs and their variants."
         ),
     )
-    p.add_argument("pack", metavar="PACK", help="the pack to explore (e.g. echo)")
-    p.add_argument("--variant", help="which variant of the pack's model (default: faithful)")
+    p.add_argument("pack", metavar="PACK",
+                   help="the pack to explore (e.g. echo), or MODULE:ATTR for your own")
+    p.add_argument("--variant", help="which variant of the pack's model (default: the pack's, "
+                                     "usually faithful)")
     p.add_argument("--budget", default="60s", metavar="DURATION",
                    help="wall-clock budget, e.g. 30s, 10m (default: 60s)")
     p.add_argument("--max-examples", type=_positive, metavar="N",
@@ -41,8 +45,10 @@ def add_parser(subparsers: Any) -> None:
                    help="world seed, also seeds Hypothesis (default: 0)")
     p.add_argument("--out", default="findings", metavar="DIR",
                    help="directory for failure files (default: findings)")
-    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES,
-                   help=f"Hypothesis settings profile (default: {DEFAULT_PROFILE})")
+    p.add_argument("--profile", metavar="NAME",
+                   help=f"Hypothesis settings profile: {', '.join(PROFILES)} or one you "
+                        "registered (default: $HYPOTHESIS_PROFILE, else dev)")
+    add_pack_option(p)
 
 
 def _positive(text: str) -> int:
@@ -67,18 +73,20 @@ def _integer(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    load_packs(args)
+    pack = get_pack(args.pack)
     budget = parse_duration(args.budget) / SECOND
     if budget > 7 * 24 * 3600:
         raise ConfigError(f"budget {args.budget} is longer than a week")
     report = explore(
-        args.pack,
-        variant=args.variant or "faithful",
+        pack,
+        variant=args.variant or pack.default_variant,
         budget_s=budget,
         max_examples=args.max_examples,
         seed=args.seed,
         out_dir=args.out,
-        profile=args.profile,
+        profile=args.profile or default_profile(),
         progress=sys.stderr,
     )
     print(report.render())
-    return 1 if report.findings else 0
+    return 1 if report.failed else 0

@@ -15,11 +15,13 @@ from typing import Any
 
 from gatewaysim.properties.emit import emit_test
 from gatewaysim.properties.failure import load_failure
-from gatewaysim.properties.packs import get_pack
+from gatewaysim.properties.pack import get_pack
 from gatewaysim.properties.replay import replay
 from gatewaysim.properties.steps import format_steps
 from gatewaysim.simulator.clock import format_time
 from gatewaysim.simulator.errors import ConfigError
+
+from .cmd_run import add_pack_option, load_packs
 
 NAME = "replay"
 
@@ -39,12 +41,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--emit-test", metavar="PATH",
                    help="also write a standalone pytest regression test for this run")
     p.add_argument("--quiet", action="store_true", help="do not print the steps and timeline")
+    add_pack_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    load_packs(args)
     failure = load_failure(args.file)
     if args.variant is not None:
-        get_pack(failure.pack).config(args.variant)  # unknown variant: ConfigError, exit 2
+        get_pack(failure.pack).config_of(args.variant)  # unknown variant: ConfigError, exit 2
     emit_path = Path(args.emit_test) if args.emit_test else None
     if emit_path is not None and not emit_path.parent.is_dir():
         raise ConfigError(f"cannot write {emit_path}: {emit_path.parent} is not a directory")

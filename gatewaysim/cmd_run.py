@@ -17,9 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gatewaysim.models.registry import SCENARIOS, Scenario, ScenarioResult, get_scenario
+from gatewaysim.properties.pack import find_scenario, load_pack, loadable_packs
 from gatewaysim.simulator.clock import Time, format_duration, parse_duration
 from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.scenario import Scenario, ScenarioResult
 from gatewaysim.simulator.timeline import render_timeline
 from gatewaysim.simulator.trace import Trace
 
@@ -52,6 +53,19 @@ def add_parser(subparsers: Any) -> None:
                    help="print only the trace hash line")
     p.add_argument("--list", action="store_true",
                    help="list the scenarios with one-line descriptions and exit")
+    add_pack_option(p)
+
+
+def add_pack_option(p: argparse.ArgumentParser) -> None:
+    """``--pack module:attr``: load a pack from your own code (repeatable)."""
+    p.add_argument("--pack", action="append", default=[], metavar="MODULE:ATTR", dest="packs",
+                   help="load a pack of your own from MODULE:ATTR (imported from the current "
+                        "directory), as if it were installed")
+
+
+def load_packs(args: argparse.Namespace) -> None:
+    for spec in args.packs:
+        load_pack(spec)
 
 
 def parse_seed(text: str) -> int:
@@ -63,11 +77,12 @@ def parse_seed(text: str) -> int:
 
 
 def list_scenarios() -> str:
-    width = max((len(name) for name in SCENARIOS), default=0)
-    return "\n".join(
-        f"{sc.name:<{width}}  {sc.summary} (default {format_duration(sc.default_duration)})"
-        for sc in SCENARIOS.values()
-    )
+    packs, broken = loadable_packs()
+    scenarios = [sc for pack in packs for sc in pack.scenarios]
+    width = max((len(sc.name) for sc in scenarios), default=0)
+    lines = [f"{sc.name:<{width}}  {sc.summary} (default {format_duration(sc.default_duration)})"
+             for sc in scenarios]
+    return "\n".join([*lines, *(f"(not loaded: {problem})" for problem in broken)])
 
 
 def _temp_path(dest: Path) -> Path:
@@ -107,19 +122,20 @@ def _summary_lines(scenario: Scenario, seed: int, duration: Time,
 
 
 def run(args: argparse.Namespace) -> int:
+    load_packs(args)
     if args.list:
         print(list_scenarios())
         return 0
     if args.scenario is None:
         raise ConfigError("a scenario name is required (see 'gatewaysim run --list')")
-    scenario = get_scenario(args.scenario)
+    pack, scenario = find_scenario(args.scenario)
     seed = parse_seed(args.seed)
     duration = (scenario.default_duration if args.duration is None
                 else parse_duration(args.duration))
     show_timeline = (scenario.timeline or args.timeline) and not args.quiet
 
     dest, tmp = prepare_trace_path(args.trace) if args.trace is not None else (None, None)
-    header = {"scenario": scenario.name, "seed": seed, "duration": duration}
+    header = {"pack": pack.name, "scenario": scenario.name, "seed": seed, "duration": duration}
     trace: Trace | None = None
     try:
         trace = Trace(header=header, path=tmp, keep=show_timeline)
@@ -149,4 +165,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parser", "list_scenarios", "parse_seed", "prepare_trace_path", "run"]
+__all__ = ["add_pack_option", "add_parser", "list_scenarios", "load_packs", "parse_seed",
+           "prepare_trace_path", "run"]

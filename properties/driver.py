@@ -1,36 +1,41 @@
-"""The driver: a pack's world, the steps that act on it, and the invariants that judge it.
+"""The driver: a pack's world, the steps that act on it, and the facts its monitors read.
 
-A pack subclasses :class:`Driver`. Its ``setup`` builds the world from ``config`` and
-``seed``; its step methods (marked with :func:`gatewaysim.properties.steps.step`) are the actions an
-explorer may take; its ``invariants`` say what must hold. Everything else, Hypothesis
-machines, replay and emitted tests, drives a pack only through this interface, so a
-failure found by exploration replays the same way in any process.
+A pack subclasses :class:`Driver`. Its ``setup`` builds the world from ``model_config`` (the
+pack's frozen config value) and ``seed``; its step methods (marked with
+:func:`gatewaysim.properties.steps.step`) are the actions an explorer may take; its
+``statistics()`` is the typed, frozen value monitors judge from. The monitors themselves
+are declared in the pack's manifest; each driver gets fresh copies and feeds them every
+trace record as it is written.
+
+Everything else (Hypothesis machines, replay, emitted tests, ``branch()``) drives a pack
+only through this interface and :class:`~gatewaysim.properties.run.RunSpec`, so a failure
+found by exploration replays the same way in any process.
 
 The driver is sans-Hypothesis on purpose: it draws nothing itself. Every decision comes
-in as a :class:`~gatewaysim.properties.steps.Step`, which is what makes a run shrinkable and
-replayable.
+in as a :class:`~gatewaysim.properties.steps.Step`, which is what makes a run shrinkable
+and replayable.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gatewaysim.simulator.clock import Time, s
+from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError
-from gatewaysim.simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.trace import Trace
 from gatewaysim.simulator.world import World
 
-from .invariants import Invariant, Violation
+from .monitor import Facts, Monitor, Violation
 from .steps import STEP_ATTR, Step, StepKind
 
 
 class Driver:
-    """Base class of a pack's driver. Subclasses set the class attributes and ``setup``."""
+    """Base class of a pack's driver. Subclasses define ``setup``, steps and ``statistics``."""
 
-    pack: ClassVar[str] = ""
-    invariants: ClassVar[tuple[Invariant, ...]] = ()
     settle_bound: ClassVar[Time] = s(30)
     """How much virtual time ``settle`` gives the system after ``t_heal``."""
     step_kinds: ClassVar[dict[str, StepKind]] = {}
@@ -44,37 +49,56 @@ class Driver:
                 if isinstance(kind, StepKind):
                     kinds[kind.name] = kind
         cls.step_kinds = dict(sorted(kinds.items()))
-        ids = [inv.id for inv in cls.invariants]
-        if len(set(ids)) != len(ids):
-            raise TypeError(f"{cls.__name__}: duplicate invariant ids in {ids}")
+        timed = [k.name for k in kinds.values() if k.time_arg is not None]
+        if len(timed) > 1:
+            raise TypeError(f"{cls.__name__}: more than one step advances time: {timed}")
 
-    def __init__(self, config: Mapping[str, Any], seed: int, *, keep_records: bool = False) -> None:
-        self.config = self.check_config(config)
+    @classmethod
+    def advance_kind(cls) -> StepKind:
+        """The one step kind that lets virtual time pass (declared with ``time_arg``)."""
+        for kind in cls.step_kinds.values():
+            if kind.time_arg is not None:
+                return kind
+        raise TypeError(f"{cls.__name__} declares no step that advances time: mark one with "
+                        "@step(time_arg='ms', ms=...)")
+
+    def __init__(self, config: PackConfig, seed: int, *, pack: str = "", variant: str = "",
+                 monitors: Iterable[Monitor] = (), keep_records: bool = False,
+                 trace_path: str | Path | None = None) -> None:
+        if not isinstance(config, PackConfig):
+            raise ConfigError(f"{type(self).__name__} takes a PackConfig, not {config!r}")
+        self.model_config = config
         self.seed = int(seed)
-        self.trace = Trace(header={"seed": self.seed, "pack": self.pack}, keep=keep_records)
+        self.pack = pack
+        self.variant = variant
+        self.monitors: tuple[Monitor, ...] = tuple(m.fresh() for m in monitors)
+        header = {"seed": self.seed, "pack": pack, "variant": variant,
+                  "config": config.to_dict()}
+        self.trace = Trace(path=trace_path, header=header, keep=keep_records)
+        for m in self.monitors:
+            if m.observes_records:
+                self.trace.listeners.append(m.observe)
         self.steps_applied = 0
         self.t_heal: Time | None = None
         self.covered: Counter[str] = Counter()
         self.world = self.setup()
 
-    # ------------------------------------------------------------------ for subclasses
-    @classmethod
-    def check_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate a config (from a variant or a failure file); raise ``ConfigError``."""
-        if not isinstance(config, Mapping):
-            raise ConfigError(f"{cls.pack} config must be a JSON object, not {config!r}")
-        return dict(config)
+    @property
+    def config(self) -> dict[str, Any]:
+        """The config as JSON (what trace headers and failure files hold)."""
+        return self.model_config.to_dict()
 
+    # ------------------------------------------------------------------ for subclasses
     def setup(self) -> World:  # pragma: no cover - abstract
-        """Build the world (use ``self.trace``, ``self.seed`` and ``self.config``)."""
+        """Build the world (use ``self.trace``, ``self.seed`` and ``self.model_config``)."""
         raise NotImplementedError
 
     def heal_faults(self) -> None:  # pragma: no cover - abstract
         """Stop every fault: heal partitions, restart crashed hosts, restore services."""
         raise NotImplementedError
 
-    def describe(self, record: TraceRecord) -> str | None:
-        """A pack's one-line reading of a trace record for the timeline (None: default)."""
+    def statistics(self) -> Any:
+        """The typed, frozen facts monitors judge from (an attrs value; never a dict)."""
         return None
 
     def cover(self, label: str) -> None:
@@ -93,19 +117,24 @@ class Driver:
         getattr(self, kind.method)(**step.args)
         self.steps_applied += 1
 
-    def _check(self, kind: str) -> list[Violation]:
+    def judge(self, kinds: tuple[str, ...]) -> list[tuple[Monitor, str]]:
+        """Every monitor of ``kinds`` whose judgement is a message, with the message."""
+        facts = Facts(self)
         out = []
-        for inv in self.invariants:
-            if inv.kind != kind:
-                continue
-            message = inv.check(self)
-            if message is not None:
-                out.append(Violation(inv.id, message, self.now, self.steps_applied))
+        for m in self.monitors:
+            if m.kind in kinds:
+                message = m.judge(facts)
+                if message is not None:
+                    out.append((m, message))
         return out
+
+    def _violations(self, kinds: tuple[str, ...]) -> list[Violation]:
+        return [Violation(m.id, message, self.now, self.steps_applied)
+                for m, message in self.judge(kinds)]
 
     def check_safety(self) -> list[Violation]:
         """Every safety invariant that does not hold now (cheap: runs after every step)."""
-        return self._check("safety")
+        return self._violations(("safety",))
 
     def settle(self) -> None:
         """Faults stop at ``t_heal`` (now); run to quiescence, at most ``settle_bound`` on."""
@@ -115,8 +144,10 @@ class Driver:
         self.world.run_to_quiescence(limit=self.t_heal + self.settle_bound)
 
     def check_liveness(self) -> list[Violation]:
-        """Every liveness invariant that does not hold (call after :meth:`settle`)."""
-        return self._check("liveness")
+        """Every invariant judged after settling: liveness, and safety once more (a promise
+        broken while the system settled is as much a violation as one broken between
+        steps)."""
+        return self._violations(("safety", "liveness"))
 
     def coverage(self) -> Counter[str]:
         return Counter(self.covered)

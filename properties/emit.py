@@ -27,11 +27,11 @@ The run is embedded below, so this test needs neither the failure file nor Hypot
 It fails while the bug is present and passes once it is fixed.
 """
 
-from gatewaysim.properties.execution import only, run_steps
-from gatewaysim.properties.packs import get_pack
+from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
 
-PACK = {pack!r}
+PACK = {pack_ref!r}
+VARIANT = {variant!r}
 INVARIANT = {invariant_id!r}
 SEED = {seed!r}
 CONFIG = {config}
@@ -41,8 +41,8 @@ STEPS = [
 
 
 def test_{func}() -> None:
-    driver = get_pack(PACK).driver(CONFIG, SEED)
-    violation = run_steps(driver, STEPS, only(INVARIANT))
+    run = RunSpec.of(PACK, STEPS, variant=VARIANT, seed=SEED, judge=INVARIANT, config=CONFIG)
+    violation = run.execute().violation
     assert violation is None, violation.describe()
 '''
 
@@ -63,7 +63,8 @@ def regression_test_source(failure: Failure, variant: str | None = None) -> str:
     config = pprint.pformat(json.loads(json.dumps(failure.config)), width=88, sort_dicts=False)
     return TEMPLATE.format(
         statement=failure.statement, story=textwrap.fill(story, 88),
-        invariant_id=failure.invariant_id, pack=failure.pack, seed=failure.seed,
+        invariant_id=failure.invariant_id, seed=failure.seed, variant=failure.variant,
+        pack_ref=failure.source or failure.pack,
         config=config, steps=format_steps(list(failure.steps)), func=func.strip("_").lower(),
     )
 

@@ -6,10 +6,13 @@ An exception from the model or the driver is a violation of ``no-exception``; wh
 invariant is not checked, the exception ends the run with no violation (a broken driver
 cannot be driven further).
 
-Because the Hypothesis machine, ``replay`` and emitted regression tests all go through
-:class:`Execution`, a failure file reproduces exactly the check that found it. Checks
-only read the world, so which invariants are checked never changes the trace up to the
-point where the run stops.
+:class:`Execution` is the stepping engine; the Hypothesis machine drives it one drawn step
+at a time, and :meth:`gatewaysim.properties.run.RunSpec.execute` (replay, emitted tests,
+``branch()``, ``TraceView``) drives it over a known list. So a failure file reproduces
+exactly the check that found it. Monitors only read, so which invariants are checked never
+changes the trace up to the point where the run stops.
+
+Along the way it notes which ``sometimes`` monitors the run reached, and when.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .driver import Driver
-from .invariants import NO_EXCEPTION, Violation
+from .monitor import NO_EXCEPTION, Violation
 from .steps import Step
 
 Checked = Callable[[str], bool]
@@ -47,7 +50,8 @@ def muting(muted: Iterable[str]) -> Checked:
 class Execution:
     """Runs one driver step by step and reports the first checked violation."""
 
-    __slots__ = ("checked", "done", "driver", "settled", "steps", "violation")
+    __slots__ = ("_sometimes", "checked", "done", "driver", "reached", "settled", "steps",
+                 "violation")
 
     def __init__(self, driver: Driver, checked: Checked = check_all) -> None:
         self.driver = driver
@@ -57,6 +61,17 @@ class Execution:
         self.settled = False
         self.done = False
         """True once the run has ended: a checked violation, or an unchecked exception."""
+        self.reached: dict[str, str] = {}
+        """``sometimes`` monitor id -> what the run showed when it first reached it."""
+        self._sometimes = any(m.kind == "sometimes" for m in driver.monitors)
+
+    def _reach(self) -> None:
+        if not self._sometimes:
+            return
+        for monitor, message in self.driver.judge(("sometimes",)):
+            self.reached.setdefault(monitor.id, message)
+        self._sometimes = len(self.reached) < sum(
+            m.kind == "sometimes" for m in self.driver.monitors)
 
     def _crash(self, exc: Exception) -> Violation | None:
         self.done = True
@@ -74,6 +89,7 @@ class Execution:
     def _safety(self) -> Violation | None:
         try:
             found = self._first(self.driver.check_safety())
+            self._reach()
         except Exception as exc:
             found = self._crash(exc)
         self.violation = found
@@ -105,20 +121,9 @@ class Execution:
         try:
             self.driver.settle()
             found = self._first(self.driver.check_liveness())
+            self._reach()
         except Exception as exc:
             found = self._crash(exc)
         self.violation = found
         self.done = True
         return found
-
-
-def run_steps(driver: Driver, steps: Iterable[Step], checked: Checked = check_all
-              ) -> Violation | None:
-    """Execute a whole run; return the first checked violation, or ``None``."""
-    ex = Execution(driver, checked)
-    ex.start()
-    for st in steps:
-        if ex.done:
-            break
-        ex.step(st)
-    return ex.finish()

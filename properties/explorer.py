@@ -13,34 +13,42 @@ When it runs out mid-round, the campaign stops at the next example and keeps, fo
 invariant already seen, the shortest failing run seen so far (every run Hypothesis
 executes while shrinking is a real, reproducible failing run).
 
-Each finding is replayed once more through :mod:`gatewaysim.properties.replay` to record its trace
-hash, then written as a failure file: one file per distinct invariant.
+Each finding is replayed once more through :mod:`gatewaysim.properties.replay` to record its
+trace hash, then written as a failure file: one file per distinct invariant.
+
+``sometimes`` monitors are counted once per example that reaches them. One that no example
+reached is reported as a finding of its own (with no run to replay: the point is that
+nothing happened), so a campaign whose faults never bit does not pass in silence.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 from attrs import field, frozen
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.database import ExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
+
+from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError, DeterminismError
 from gatewaysim.simulator.rng import derive_seed
-from hypothesis import HealthCheck, Phase, Verbosity, settings
-from hypothesis.errors import Flaky
-from hypothesis.reporting import with_reporter
-from hypothesis.stateful import get_state_machine_test
 
 from .failure import Failure, write_failure
-from .invariants import InvariantViolated, Violation
 from .machine import OutOfTime, RunRecord, build_machine
-from .packs import Pack, get_pack
+from .monitor import InvariantViolated, Violation
+from .pack import Pack, get_pack
 from .profiles import profile_settings
 from .replay import replay
+from .run import RunSpec
 from .steps import Step
 
 
@@ -72,6 +80,18 @@ class ExploreReport:
     stopped: str
     findings: tuple[Finding, ...]
     coverage: tuple[tuple[str, int], ...] = field(repr=False)
+    sometimes: tuple[tuple[str, str, int], ...] = field(default=(), repr=False)
+    """Each ``sometimes`` monitor: id, statement, and how many examples reached it."""
+
+    @property
+    def unreached(self) -> tuple[str, ...]:
+        """``sometimes`` monitors no example reached: findings too."""
+        return tuple(i for i, _, n in self.sometimes if n == 0)
+
+    @property
+    def failed(self) -> bool:
+        """An invariant was violated, or a situation the campaign must reach was not."""
+        return bool(self.findings or self.unreached)
 
     @property
     def examples_per_s(self) -> float:
@@ -90,6 +110,13 @@ class ExploreReport:
             lines.append(findings_table(self.findings))
         else:
             lines.append("no invariant violated")
+        if self.sometimes:
+            lines += ["", f"sometimes (situations the campaign must reach, examples that did, "
+                          f"of {self.examples}):"]
+            width = max(len(i) for i, _, _ in self.sometimes)
+            for i, statement, n in self.sometimes:
+                mark = "NEVER REACHED" if n == 0 else str(n)
+                lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
         lines += ["", f"coverage (fault combinations reached, over {self.examples} examples):"]
         if self.coverage:
             width = max(len(label) for label, _ in self.coverage)
@@ -130,6 +157,7 @@ class _Campaign:
         self.timed_out = False
         self.first_seen: dict[str, tuple[float, int]] = {}
         self.best: dict[str, tuple[Violation, tuple[Step, ...]]] = {}
+        self.reached: Counter[str] = Counter()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -154,6 +182,7 @@ class _Campaign:
     def example_finished(self, run: RunRecord) -> None:
         self.steps += len(run.steps)
         self.coverage.update(run.coverage)
+        self.reached.update(run.reached)
         v = run.violation
         if v is None:
             return
@@ -195,7 +224,7 @@ def explore(
     ``out_dir`` (``None``: write none).
     """
     pack = get_pack(pack) if isinstance(pack, str) else pack
-    config = pack.config(variant)
+    config = pack.config_of(variant)
     base = profile_settings(profile)
     if not budget_s > 0:
         raise ConfigError(f"budget must be greater than zero, not {budget_s}")
@@ -242,29 +271,53 @@ def explore(
             break
         if campaign.elapsed() >= budget_s:
             break
+    sometimes = tuple((m.id, m.statement, campaign.reached[m.id])
+                      for m in pack.monitors if m.kind == "sometimes")
     return ExploreReport(
         pack.name, variant, seed, profile, budget_s, campaign.elapsed(), campaign.examples,
         campaign.steps, campaign.round, stopped, tuple(findings.values()),
-        tuple(sorted(campaign.coverage.items())),
+        tuple(sorted(campaign.coverage.items())), sometimes,
     )
 
 
+class _Keyed(ExampleDatabase):
+    """The campaign's view of an example database: its keys prefixed by pack, variant and
+    muted set, so rounds that explore different things never replay each other's examples
+    (their machine classes share their source, which is all Hypothesis keys on)."""
+
+    def __init__(self, db: ExampleDatabase, prefix: bytes) -> None:
+        super().__init__()
+        self.db = db
+        self.prefix = prefix
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.db.save(self.prefix + key, value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self.db.fetch(self.prefix + key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.db.delete(self.prefix + key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.db.move(self.prefix + src, self.prefix + dest, value)
+
+
 def _run_round(
-    pack: Pack, variant: str, config: dict, seed: int, muted: tuple[str, ...],
+    pack: Pack, variant: str, config: PackConfig, seed: int, muted: tuple[str, ...],
     run_settings: settings, campaign: _Campaign,
 ) -> tuple[dict[str, tuple[Violation, tuple[Step, ...]]], bool]:
     """One Hypothesis run; returns the shrunk violations it reported and whether time ran out."""
-    machine = build_machine(pack.driver, config, seed, muted=muted, observer=campaign)
-    machine._hypothesis_internal_use_seed = derive_seed(seed, f"explore round {campaign.round}")
-    test = get_state_machine_test(machine, settings=run_settings)
-    # The example database is keyed by this digest: keep packs, variants and muted sets
-    # apart (the machine classes share their source, which is what Hypothesis hashes).
-    key = f"gatewaysim explore {pack.name} {variant} {sorted(muted)}".encode()
-    test.hypothesis.inner_test._hypothesis_internal_add_digest = hashlib.sha384(key).digest()
+    machine = build_machine(pack, config, seed, variant=variant, muted=muted,
+                            observer=campaign)
+    machine = hypothesis_seed(derive_seed(seed, f"explore round {campaign.round}"))(machine)
+    db = run_settings.database
+    if db is not None:
+        prefix = f"gatewaysim explore {pack.name} {variant} {sorted(muted)}|".encode()
+        db = _Keyed(db, prefix)
     finals: dict[str, tuple[Violation, tuple[Step, ...]]] = {}
     try:
-        with with_reporter(lambda _text: None):
-            test()
+        run_state_machine_as_test(machine, settings=settings(run_settings, database=db))
     except BaseException as exc:
         # Hypothesis may report the abandoned example as flaky data generation (it stopped
         # drawing at once, unlike the examples it had seen with that prefix): still a stop.
@@ -288,21 +341,21 @@ def _collect(exc: BaseException, pack: str, variant: str,
         finals[e.violation.invariant_id] = (e.violation, tuple(e.steps))
 
 
-def _record(pack: Pack, variant: str, config: dict, seed: int, invariant_id: str,
+def _record(pack: Pack, variant: str, config: PackConfig, seed: int, invariant_id: str,
             violation: Violation, steps: tuple[Step, ...], campaign: _Campaign,
             out: Path | None) -> Finding:
     """Replay a finding once more (trace hash, and a check that it reproduces) and save it."""
     found_after, examples = campaign.first_seen[invariant_id]
-    failure = Failure(pack.name, variant, config, seed, steps, invariant_id,
-                      pack.invariant(invariant_id).statement, violation, "0" * 64,
-                      found_after, examples)
+    spec = RunSpec(pack.name, variant, config.to_dict(), seed, steps)
+    failure = Failure(spec, invariant_id, pack.monitor(invariant_id).statement, violation,
+                      "0" * 64, found_after, examples, pack.source)
     result = replay(failure, timeline_limit=0)
     if result.violation != violation:
         raise DeterminismError(
             f"{pack.name}/{variant}: {invariant_id} found by exploration did not reproduce on "
             f"replay (got {result.violation})")
-    failure = Failure(pack.name, variant, config, seed, steps, invariant_id,
-                      failure.statement, violation, result.trace_sha256, found_after, examples)
+    failure = Failure(spec, invariant_id, failure.statement, violation, result.trace_sha256,
+                      found_after, examples, pack.source)
     path = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,10 @@
 """Failure files: a minimal failing run as versioned JSON, written atomically, read strictly.
 
-A failure file holds everything needed to rerun a finding without Hypothesis: pack,
-variant, config, world seed and the steps. It also records what was seen (the invariant,
-the violation, the trace hash) so a replay can say whether it saw the same thing.
+A failure file is a :class:`~gatewaysim.properties.run.RunSpec` (pack, variant, config,
+world seed and steps: everything needed to rerun a finding without Hypothesis) plus what
+was found (the invariant, the violation, the trace hash), so a replay can say whether it
+saw the same thing. A pack loaded with ``--pack module:attr`` is recorded with that
+source too, so the file replays without naming it again.
 
 Reading is strict because a failure file is user input: anything wrong (not JSON, another
 format or version, an unknown pack, step or invariant, a config the pack rejects) is a
@@ -19,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from attrs import field, frozen
+
 from gatewaysim.simulator.clock import Time
 from gatewaysim.simulator.errors import ConfigError
 
 from .errors import FailureFileError
-from .invariants import Violation
-from .packs import Pack, get_pack
-from .steps import Step, steps_to_json
+from .monitor import Violation
+from .pack import Pack, get_pack
+from .run import RunSpec
+from .steps import Step
 
 FORMAT = "gatewaysim-failure"
 VERSION = 1
@@ -37,34 +41,55 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 class Failure:
     """A finding: the run that violates an invariant, and what that run looked like."""
 
-    pack: str
-    variant: str
-    config: dict[str, Any] = field(repr=False)
-    seed: int
-    steps: tuple[Step, ...] = field(converter=tuple, repr=False)
+    spec: RunSpec = field(repr=False)
     invariant_id: str
     statement: str = field(repr=False)
     violation: Violation = field(repr=False)
     trace_sha256: str = field(repr=False)
     found_after_s: float = field(default=0.0, repr=False)
     examples: int = field(default=0, repr=False)
+    source: str | None = field(default=None, repr=False)
+    """``module:attr`` of a pack loaded with ``--pack`` (``None``: an installed pack)."""
+
+    # The run's parts, read through (a failure *is* a run plus what was found).
+    @property
+    def pack(self) -> str:
+        return self.spec.pack
+
+    @property
+    def variant(self) -> str:
+        return self.spec.variant
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.spec.config
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.spec.steps
+
+    @property
+    def run(self) -> RunSpec:
+        """The spec judged by this failure's invariant (what replay executes)."""
+        return self.spec.judged_by(self.invariant_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "pack": self.pack,
-            "variant": self.variant,
-            "config": self.config,
-            "seed": self.seed,
-            "steps": steps_to_json(list(self.steps)),
+        out: dict[str, Any] = {"format": FORMAT, "version": VERSION, **self.spec.to_json()}
+        if self.source is not None:
+            out["source"] = self.source
+        out.update({
             "invariant": {"id": self.invariant_id, "statement": self.statement},
             "violation": {"message": self.violation.message, "t": self.violation.t,
                           "step": self.violation.step_index},
             "trace_sha256": self.trace_sha256,
             "found_after_s": round(self.found_after_s, 3),
             "examples": self.examples,
-        }
+        })
+        return out
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
@@ -117,13 +142,16 @@ def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
         raise _bad(path, f"unsupported failure file version {version!r} "
                          f"(this gatewaysim reads version {VERSION})")
     pack_name = _need(path, data, "pack", str)
+    source = data.get("source")
+    if source is not None and not isinstance(source, str):
+        raise _bad(path, "'source' must be a string (module:attr)")
     try:
-        pack = get_pack(pack_name)
+        pack = _find_pack(pack_name, source)
     except ConfigError as exc:
         raise _bad(path, str(exc)) from None
     variant = _need(path, data, "variant", str)
     try:
-        config = pack.driver.check_config(_need(path, data, "config", dict))
+        config = pack.read_config(_need(path, data, "config", dict)).to_dict()
     except ConfigError as exc:
         raise _bad(path, f"bad config: {exc}") from None
     seed = _need(path, data, "seed", int)
@@ -131,7 +159,7 @@ def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
     inv = _need(path, data, "invariant", dict)
     invariant_id = _need(path, inv, "id", str, "invariant ")
     try:
-        invariant = pack.invariant(invariant_id)
+        invariant = pack.monitor(invariant_id)
     except ConfigError as exc:
         raise _bad(path, str(exc)) from None
     vio = _need(path, data, "violation", dict)
@@ -147,12 +175,25 @@ def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
         raise _bad(path, "'found_after_s' must be a number")
     if isinstance(examples, bool) or not isinstance(examples, int):
         raise _bad(path, "'examples' must be an integer")
-    return Failure(pack_name, variant, config, seed, steps, invariant_id, invariant.statement,
-                   violation, sha, float(found), examples)
+    spec = RunSpec(pack_name, variant, config, seed, steps)
+    return Failure(spec, invariant_id, invariant.statement, violation, sha, float(found),
+                   examples, source)
+
+
+def _find_pack(name: str, source: str | None) -> Pack:
+    """The pack a file names: installed, or loaded from the source it records."""
+    try:
+        return get_pack(name)
+    except ConfigError:
+        if source is None:
+            raise
+    pack = get_pack(source)
+    if pack.name != name:
+        raise ConfigError(f"{source} is pack {pack.name!r}, not {name!r}")
+    return pack
 
 
 def _parse_steps(path: str | Path, pack: Pack, raw: list[Any]) -> tuple[Step, ...]:
-    kinds = pack.driver.step_kinds
     steps = []
     for i, item in enumerate(raw, start=1):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -160,14 +201,10 @@ def _parse_steps(path: str | Path, pack: Pack, raw: list[Any]) -> tuple[Step, ..
         args = item.get("args", {})
         if not isinstance(args, dict):
             raise _bad(path, f"step {i} ({item['name']}): \"args\" must be an object")
-        kind = kinds.get(item["name"])
-        if kind is None:
-            raise _bad(path, f"step {i} is {item['name']!r}, which pack {pack.name!r} does not "
-                             f"have (known steps: {', '.join(kinds)})")
-        if set(args) != set(kind.args):
-            raise _bad(path, f"step {i} ({kind.name}) takes arguments {sorted(kind.args)}, "
-                             f"got {sorted(args)}")
-        steps.append(Step(kind.name, dict(args)))
+        try:
+            steps.append(pack.check_step(Step(item["name"], dict(args)), f"step {i}"))
+        except ConfigError as exc:
+            raise _bad(path, str(exc)) from None
     return tuple(steps)
 
 

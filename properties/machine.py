@@ -31,9 +31,11 @@ from hypothesis.stateful import (
     rule,
 )
 
-from .driver import Driver
+from gatewaysim.simulator.config import PackConfig
+
 from .execution import Execution, muting
-from .invariants import Violation, violation_error
+from .monitor import Violation, violation_error
+from .pack import Pack
 from .steps import Step, StepKind
 
 
@@ -47,12 +49,14 @@ class OutOfTime(BaseException):
 
 @frozen
 class RunRecord:
-    """What one example did: the swarm subset, its steps, its violation, its coverage."""
+    """What one example did: the swarm subset, its steps, its violation, its coverage, and
+    the ``sometimes`` monitors it reached."""
 
     enabled: frozenset[str]
     steps: tuple[Step, ...]
     violation: Violation | None
     coverage: Counter[str]
+    reached: frozenset[str] = frozenset()
 
 
 class Observer(Protocol):
@@ -64,30 +68,29 @@ class Observer(Protocol):
     def example_finished(self, run: RunRecord) -> None: ...
 
 
-def fault_kinds(driver_cls: type[Driver]) -> tuple[str, ...]:
-    return tuple(sorted({k.fault for k in driver_cls.step_kinds.values() if k.fault}))
+def fault_kinds(pack: Pack) -> tuple[str, ...]:
+    return tuple(sorted({k.fault for k in pack.steps.values() if k.fault}))
 
 
 def build_machine(
-    driver_cls: type[Driver],
-    config: Mapping[str, Any],
+    pack: Pack,
+    config: PackConfig | Mapping[str, Any],
     seed: int,
     *,
+    variant: str | None = None,
     muted: Iterable[str] = (),
     observer: Observer | None = None,
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class exploring ``driver_cls`` built from ``config`` and ``seed``.
+    """A state machine class exploring ``pack`` built from ``config`` and ``seed``.
 
     ``muted`` invariants are not checked (the explorer mutes those it has already found,
     to look for the next). ``observer`` sees every example start and finish.
     """
-    kinds = driver_cls.step_kinds
-    if not any(k.fault is None and k.precondition is None for k in kinds.values()):
-        raise TypeError(f"{driver_cls.__name__} needs one step that is always enabled "
-                        "(no fault kind, no precondition), e.g. advancing time")
-    faults = fault_kinds(driver_cls)
+    kinds = pack.steps
+    faults = fault_kinds(pack)
     checked = muting(muted)
-    config = dict(config)
+    cfg = config if isinstance(config, PackConfig) else pack.read_config(config)
+    driver_cls = pack.driver
 
     def _raise(self: Any, violation: Violation) -> None:
         raise violation_error(violation.invariant_id)(violation, self.execution.steps)
@@ -96,7 +99,7 @@ def build_machine(
         RuleBasedStateMachine.__init__(self)
         if observer is not None:
             observer.example_started()
-        self.driver = driver_cls(config, seed)
+        self.driver = pack.new_driver(cfg, seed, variant=variant)
         self.execution = Execution(self.driver, checked)
         self.enabled = frozenset()
         self.started = False
@@ -124,7 +127,8 @@ def build_machine(
         finally:
             if observer is not None:
                 observer.example_finished(RunRecord(
-                    self.enabled, tuple(ex.steps), ex.violation, self.driver.coverage()))
+                    self.enabled, tuple(ex.steps), ex.violation, self.driver.coverage(),
+                    frozenset(ex.reached)))
 
     def __repr__(self: Any) -> str:
         return f"{name}()"

@@ -9,13 +9,21 @@
 
 Deadlines are off everywhere: a simulated hour legitimately takes longer than a
 simulated second, and the clock that matters is the virtual one.
+
+Any profile a user registers with ``hypothesis.settings.register_profile`` (in a pack module
+loaded with ``--pack``, say) can be named too, and ``HYPOTHESIS_PROFILE`` chooses the
+default, as it does for pytest.
 """
 
 from __future__ import annotations
 
-from gatewaysim.simulator.errors import ConfigError
+import os
+
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import InvalidArgument
+
+from gatewaysim.simulator.errors import ConfigError
 
 PROFILES = ("dev", "ci", "fuzz")
 DEFAULT_PROFILE = "dev"
@@ -45,17 +53,25 @@ def register_profiles() -> None:
     _registered = True
 
 
+def default_profile() -> str:
+    """``$HYPOTHESIS_PROFILE`` when set, else ``dev``."""
+    return os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
+
+
 def profile_settings(name: str) -> settings:
-    """The settings of profile ``name``; an unknown name is a :class:`ConfigError`."""
-    if name not in PROFILES:
-        raise ConfigError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    """The settings of profile ``name`` (ours or one the user registered); an unknown name
+    is a :class:`ConfigError`."""
     register_profiles()
-    return settings.get_profile(name)
+    try:
+        return settings.get_profile(name)
+    except InvalidArgument:
+        raise ConfigError(f"unknown profile {name!r} (known: {', '.join(PROFILES)}, or one "
+                          "registered with hypothesis.settings.register_profile)") from None
 
 
 def load_profile(name: str | None) -> str:
     """Make ``name`` (default ``dev``) the active Hypothesis profile; returns the name."""
-    chosen = name or DEFAULT_PROFILE
+    chosen = name or default_profile()
     profile_settings(chosen)
     settings.load_profile(chosen)
     return chosen

@@ -1,22 +1,21 @@
-"""Replay a failure file: rebuild the driver from config and seed, apply the steps, judge.
+"""Replay a failure file: execute the run specification it holds, judged by its invariant.
 
 Replay checks the invariant the file names (plus ``no-exception``, so a step that no
-longer applies shows up as an error rather than as a silent pass) through the same
-:class:`~gatewaysim.properties.execution.Execution` exploration used. With the same pack
-code, config
-and seed, the trace and its sha256 are the same in any process.
+longer applies shows up as an error rather than as a silent pass) through
+:meth:`~gatewaysim.properties.run.RunSpec.execute`, the one way every tool runs a spec.
+With the same pack code, config and seed, the trace and its sha256 are the same in any
+process.
 """
 
 from __future__ import annotations
 
 import attrs
 from attrs import field, frozen
+
 from gatewaysim.simulator.timeline import render_timeline
 
-from .execution import Execution, only
 from .failure import Failure
-from .invariants import Violation
-from .packs import get_pack
+from .monitor import Violation
 
 
 @frozen
@@ -39,23 +38,17 @@ def replay(failure: Failure, variant: str | None = None, *, timeline_limit: int 
     """Rerun ``failure``; with ``variant``, under that variant's config instead of the file's."""
     if variant is not None:
         failure = under_variant(failure, variant)
-    driver = get_pack(failure.pack).driver(failure.config, failure.seed, keep_records=True)
-    ex = Execution(driver, only(failure.invariant_id))
-    ex.start()
-    for st in failure.steps:
-        if ex.done:
-            break
-        ex.step(st)
-    violation = ex.finish()
-    text = render_timeline(driver.trace.records, describe=driver.describe, limit=timeline_limit)
-    sha = driver.trace.sha256
-    return ReplayResult(violation, sha, sha == failure.trace_sha256, text,
-                        failure.variant, driver.steps_applied)
+    result = failure.run.execute(keep_records=timeline_limit != 0)
+    text = render_timeline(result.trace.records, describe=result.describe,
+                           limit=timeline_limit) if timeline_limit != 0 else ""
+    return ReplayResult(result.violation, result.trace_sha256,
+                        result.trace_sha256 == failure.trace_sha256, text, failure.variant,
+                        result.steps_applied)
 
 
 def under_variant(failure: Failure, variant: str) -> Failure:
     """The same run under another variant's config (e.g. the fixed one)."""
-    return attrs.evolve(failure, variant=variant, config=get_pack(failure.pack).config(variant))
+    return attrs.evolve(failure, spec=failure.spec.under(variant))
 
 
 def trace_hash(failure: Failure) -> str:

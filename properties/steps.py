@@ -6,7 +6,10 @@ the same result: the driver is deterministic given its config and seed.
 
 A pack declares its step kinds by decorating driver methods with :func:`step`. Each kind
 names the Hypothesis strategies for its arguments and, for faults, the *fault kind* it
-belongs to, which is what swarm testing switches on and off per run.
+belongs to, which is what swarm testing switches on and off per run. Exactly one kind per
+driver advances virtual time; it says so with ``time_arg``, the name of its argument in
+milliseconds (``@step(time_arg="ms", ms=st.integers(1, 15_000))``), which is how
+``branch()`` and the fault-plan passes insert or merge waits in any pack.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 from attrs import field, frozen
 from hypothesis.strategies import SearchStrategy
+
+from gatewaysim.simulator.errors import ConfigError
 
 STEP_ATTR = "_gatewaysim_step"
 
@@ -50,6 +55,16 @@ class StepKind:
     args: Mapping[str, SearchStrategy] = field(factory=dict, repr=False)
     fault: str | None = None
     precondition: Callable[[Any], bool] | None = field(default=None, repr=False)
+    time_arg: str | None = None
+    """For the step that advances virtual time: its argument in milliseconds."""
+
+    def check_args(self, args: Mapping[str, Any], where: str = "step") -> None:
+        """A :class:`ConfigError` unless ``args`` has exactly this kind's argument names."""
+        if not isinstance(args, Mapping):
+            raise ConfigError(f"{where} ({self.name}): arguments must be an object")
+        if set(args) != set(self.args):
+            raise ConfigError(f"{where} ({self.name}) takes arguments {sorted(self.args)}, "
+                              f"got {sorted(args)}")
 
 
 def step(
@@ -57,12 +72,17 @@ def step(
     *,
     fault: str | None = None,
     precondition: Callable[[Any], bool] | None = None,
+    time_arg: str | None = None,
     **args: SearchStrategy,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Mark a driver method as a step kind: ``@step(fault="drop", delay_ms=st.integers(0, 50))``."""
+    if time_arg is not None and (time_arg not in args or fault or precondition):
+        raise TypeError(f"the step that advances time must take its {time_arg!r} argument and "
+                        "be always enabled (no fault kind, no precondition)")
 
     def mark(fn: Callable[..., None]) -> Callable[..., None]:
-        kind = StepKind(name or fn.__name__, fn.__name__, dict(args), fault, precondition)
+        kind = StepKind(name or fn.__name__, fn.__name__, dict(args), fault, precondition,
+                        time_arg)
         setattr(fn, STEP_ATTR, kind)
         return fn
 

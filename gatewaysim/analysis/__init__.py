@@ -12,7 +12,6 @@ from .branch import (
     Delay,
     RemoveStep,
     ReplaceStep,
-    Run,
     RunOutcome,
     StepMark,
 )
@@ -22,7 +21,7 @@ from .state import DEFAULT_RULES, AlarmSpan, StateRules, StatesAt, Transition
 from .view import TraceView, ViewSource
 
 __all__ = [
-    "DEFAULT_RULES", "AlarmSpan", "ChangeArg", "Delay", "RemoveStep", "ReplaceStep", "Run",
+    "DEFAULT_RULES", "AlarmSpan", "ChangeArg", "Delay", "RemoveStep", "ReplaceStep",
     "RunOutcome", "StateRules", "StatesAt", "StepMark", "TraceDiff", "TraceView",
     "Transition", "ViewSource", "diff", "sequence_diagram", "state_timeline",
 ]

@@ -42,6 +42,7 @@ from typing import Any
 from attrs import define, field, frozen
 
 from gatewaysim.simulator.clock import Time
+from gatewaysim.simulator.state_rules import StateRules
 from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
 from .names import natural_key
@@ -49,27 +50,9 @@ from .names import natural_key
 WORLD = "world"
 
 
-@frozen
-class StateRules:
-    """How plain notes and effects translate into a ``state`` for models that do not say it.
-
-    ``notes`` maps a note event to the state it means; ``effects`` maps an effect type the
-    actor returns to the state it means. Both apply only to actors that never emitted a
-    ``Note(state_event, {"to": ...})``: once an actor names its states itself, it is
-    believed and the rules stay out of its way.
-    """
-
-    notes: Mapping[str, str] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
-    effects: Mapping[str, str] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
-    state_event: str = "state"
-
-
-DEFAULT_RULES = StateRules(
-    notes={"connected": "connected", "disconnected": "disconnected",
-           "reconnect.scheduled": "reconnecting"},
-    effects={"OpenConnection": "connecting"},
-)
-"""Rules for the echo client, and a sensible default for clients that use plain notes."""
+DEFAULT_RULES = StateRules()
+"""No rules: a trace that names no installed pack gets its states from ``Note("state", ...)``
+only. A pack's own rules come from its manifest (``Pack.state_rules``)."""
 
 
 @define(slots=True)

@@ -23,6 +23,7 @@ from gatewaysim.simulator.clock import SECOND, Time
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.trace import Trace, TraceRecord, hash_lines, read_trace
 
+from .branch import Change, RunOutcome, StepMark, branch_outcome, execute, seconds_to_us
 from .names import natural_key
 from .state import DEFAULT_RULES, StateIndex, StateRules, StatesAt
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gatewaysim.simulator.world import World
-
-    from .branch import Change, RunOutcome, StepMark
 
 Predicate = Callable[[TraceRecord], bool]
 
@@ -52,11 +51,6 @@ class ViewSource:
     path: Path | None = None
     variant: str | None = None
     origin: Any = field(default=None, eq=False, repr=False)
-
-
-def seconds_to_us(t: float) -> Time:
-    """Seconds (as users write them) to the kernel's integer microseconds."""
-    return round(t * SECOND)
 
 
 def _as_set(value: str | Iterable[str]) -> frozenset[str]:
@@ -98,6 +92,20 @@ def _contains_key_value(value: Any, keys: tuple[str, ...], target: Any) -> bool:
     return False
 
 
+def rules_for(header: dict[str, Any]) -> StateRules:
+    """The state rules of the pack a trace header names (no rules if it names none, or a
+    pack that is not installed here: states then come only from ``Note("state", ...)``)."""
+    name = header.get("pack")
+    if isinstance(name, str) and name:
+        from gatewaysim.properties.pack import get_pack
+
+        try:
+            return get_pack(name).state_rules
+        except ConfigError:
+            pass
+    return DEFAULT_RULES
+
+
 class TraceView:
     """An immutable, filterable view of a run's trace records.
 
@@ -116,14 +124,14 @@ class TraceView:
         records: Sequence[TraceRecord],
         *,
         source: ViewSource | None = None,
-        rules: StateRules = DEFAULT_RULES,
+        rules: StateRules | None = None,
         snapshot_every: int = 1000,
         root: TraceView | None = None,
     ) -> None:
         self.header: dict[str, Any] = dict(header)
         self.records: tuple[TraceRecord, ...] = tuple(records)
         self.source = source if source is not None else ViewSource("records")
-        self.rules = rules
+        self.rules = rules if rules is not None else rules_for(self.header)
         self.snapshot_every = snapshot_every
         self.root: TraceView = root if root is not None else self
         self._index: StateIndex | None = None
@@ -159,26 +167,18 @@ class TraceView:
                      **kwargs: Any) -> TraceView:
         """Replay a failure file (optionally under another model ``variant``) and view it.
 
-        The run goes through the same ``Execution`` as ``gatewaysim replay``, judged by the
-        file's invariant, so the view's :attr:`sha256` is the file's trace hash. Its
-        :attr:`source` keeps the executed run (a
-        :class:`~gatewaysim.analysis.branch.RunOutcome` whose ``failure`` is the loaded
+        The run is the file's :class:`~gatewaysim.properties.run.RunSpec`, judged by its
+        invariant and executed the way ``gatewaysim replay`` executes it, so the view's
+        :attr:`sha256` is the file's trace hash. Its :attr:`source` keeps the executed run
+        (a :class:`~gatewaysim.analysis.branch.RunOutcome` whose ``failure`` is the loaded
         file), so the view can be replayed again with a change: :meth:`branch`.
         """
-        try:
-            from gatewaysim.properties.execution import Execution  # noqa: F401  (how the steps run)
-            from gatewaysim.properties.failure import load_failure
-        except ImportError as exc:
-            raise ImportError(
-                "TraceView.from_failure needs gatewaysim.properties.failure.load_failure and "
-                "gatewaysim.properties.execution, which this installation does not have") from exc
-        from .branch import Run, view_of
+        from gatewaysim.properties.failure import load_failure
 
         failure = load_failure(path)
-        run = Run.from_failure(failure)
-        if variant is not None:
-            run = run.under(variant)
-        return view_of(run.execute(failure=failure), "failure", Path(path), variant, **kwargs)
+        spec = failure.run if variant is None else failure.run.under(variant)
+        return cls.of_outcome(execute(spec, failure=failure), "failure", Path(path),
+                              variant, **kwargs)
 
     @classmethod
     def from_steps(cls, pack: str, steps: Sequence[Any], *, variant: str | None = None,
@@ -189,10 +189,17 @@ class TraceView:
         invariant (``None``: all of them, stopping at the first violation, as exploration
         does). The view can be branched like a failure's.
         """
-        from .branch import Run, view_of
+        from gatewaysim.properties.run import RunSpec
 
-        run = Run.of_steps(pack, steps, variant=variant, seed=seed, invariant=invariant)
-        return view_of(run.execute(), "steps", None, run.variant, **kwargs)
+        spec = RunSpec.of(pack, steps, variant=variant, seed=seed, judge=invariant)
+        return cls.of_outcome(execute(spec), "steps", None, spec.variant, **kwargs)
+
+    @classmethod
+    def of_outcome(cls, outcome: RunOutcome, kind: str, path: Path | None = None,
+                   variant: str | None = None, **kwargs: Any) -> TraceView:
+        """A view of an executed run that remembers it (so it can be branched again)."""
+        src = ViewSource(kind, path, variant, origin=outcome)
+        return cls.from_trace(outcome.trace, source=src, **kwargs)
 
     @classmethod
     def of(cls, source: TraceView | Trace | World | str | Path, **kwargs: Any) -> TraceView:
@@ -345,8 +352,6 @@ class TraceView:
 
     # ------------------------------------------------------------------ branching
     def _outcome(self) -> RunOutcome | None:
-        from .branch import RunOutcome
-
         origin = self.source.origin
         return origin if isinstance(origin, RunOutcome) else None
 
@@ -356,9 +361,19 @@ class TraceView:
         Only views of runs made of steps have them (:meth:`from_failure`,
         :meth:`from_steps`, :meth:`branch`); any other view is a ``ConfigError``.
         """
-        from .branch import outcome_of
+        return self.outcome().marks
 
-        return outcome_of(self).marks
+    def outcome(self) -> RunOutcome:
+        """The executed run behind this view; a ``ConfigError`` if its records cannot be
+        rerun (they came from a world or a trace file, not from steps)."""
+        origin = self._outcome()
+        if origin is not None:
+            return origin
+        where = f" {self.source.path}" if self.source.path else ""
+        raise ConfigError(
+            f"this view's records come from a {self.source.kind}{where}, which has no steps "
+            "to rerun: branch a view of a run made of steps (TraceView.from_failure, "
+            "TraceView.from_steps, or an earlier branch)")
 
     def branch(self, t: float | None = None, change: Change | None = None, *,
                variant: str | None = None) -> TraceView:
@@ -374,9 +389,10 @@ class TraceView:
         its run, so it can be branched again. Views whose records were not produced from
         steps (a world, a trace file) cannot be rerun: ``ConfigError``.
         """
-        from .branch import branch
-
-        return branch(self.root, t, change, variant=variant)
+        root = self.root
+        new = branch_outcome(root.outcome(), t, change, variant=variant)
+        return TraceView.of_outcome(new, "branch", variant=new.run.variant, rules=root.rules,
+                                    snapshot_every=root.snapshot_every)
 
     # ------------------------------------------------------------------ outputs
     def timeline(self, describe: Callable[[TraceRecord], str | None] | None = None,

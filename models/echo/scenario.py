@@ -10,13 +10,14 @@ Fault times are fractions of the duration, so a short run still sees both faults
 
 from __future__ import annotations
 
-from gatewaysim.simulator.clock import Time, format_time, ms, s
+from gatewaysim.simulator.clock import HOUR, Time, ms, s
 from gatewaysim.simulator.network import NetworkConfig
+from gatewaysim.simulator.scenario import ScenarioResult, scenario
 from gatewaysim.simulator.trace import OUT, Trace, TraceRecord
 from gatewaysim.simulator.world import World
 
-from ..registry import ScenarioResult
 from .client import EchoClient
+from .describe import describe
 from .server import EchoServer
 
 SERVER = "echo"
@@ -31,13 +32,8 @@ def _drop_current(world: World, client: str) -> None:
         world.drop(node.conn)
 
 
-def describe(rec: TraceRecord) -> str | None:
-    """The echo client's backoff note in words; everything else as the kernel tells it."""
-    if rec.kind == OUT and rec.type == "Note" and rec.data.get("event") == "reconnect.scheduled":
-        return f"reconnect in {format_time(rec.data['data']['delay'])}"
-    return None
-
-
+@scenario("echo", "an echo server and two clients over jittered links; a drop and a crash",
+          HOUR)
 def run_echo(seed: int, duration: Time, trace: Trace) -> ScenarioResult:
     """Run the echo world for ``duration`` of virtual time on ``trace``."""
     world = World(seed, network=NetworkConfig(latency=ms(20), jitter=ms(30)), trace=trace)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gatewaysim.simulator.world import World
 
 from gatewaysim.analysis import TraceView
+from gatewaysim.simulator.world import World
 
 from .echo_runs import echo_world
 

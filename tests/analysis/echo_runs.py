@@ -57,7 +57,8 @@ def echo_world(seed: int, clients: int = 3, duration_s: int = 30, faults: bool =
 
     ``grace`` uses :class:`GraceEchoServer`, whose lane then carries alarms.
     """
-    trace = Trace(header={"seed": seed, "scenario": "echo-analysis"}, path=path, keep=True)
+    trace = Trace(header={"seed": seed, "pack": "echo", "scenario": "echo-analysis"}, path=path,
+                  keep=True)
     world = World(seed, trace=trace)
     world.add_host(SERVER, GraceEchoServer if grace else EchoServer)
     for i in range(clients):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from gatewaysim.simulator.trace import TraceRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewaysim.analysis import StateRules, TraceView
 from gatewaysim.analysis.state import state_at_naive
+from gatewaysim.simulator.trace import TraceRecord
 
 from .echo_runs import GRACE, echo_world
 
@@ -32,7 +32,7 @@ def test_at_equals_a_naive_fold_from_the_start(which: int, t_us: int) -> None:
 @given(t=st.floats(min_value=0, max_value=61, allow_nan=False))
 def test_at_takes_seconds(t: float) -> None:
     view = _VIEWS[1]
-    assert view.at(t) == state_at_naive(view.records, round(t * 1_000_000))
+    assert view.at(t) == state_at_naive(view.records, round(t * 1_000_000), view.rules)
 
 
 def test_connected_clients_hold_their_socket(view: TraceView) -> None:
@@ -73,7 +73,7 @@ def test_state_notes_win_over_the_rules() -> None:
         TraceRecord(3, 3, "c", "out", "OpenConnection", {"conn": "c:2", "to": "g"}),
         TraceRecord(4, 4, "c", "out", "Note", {"event": "connected", "data": {}}),
     ]
-    view = TraceView({"schema": 1}, recs)
+    view = TraceView({"schema": 1, "pack": "echo"}, recs)
     assert view.at_us(1)["c"]["state"] == "connecting"
     assert view.at_us(4)["c"]["state"] == "handshaking"
     assert view.at_us(4)["c"]["notes"]["connected"] == {}
@@ -89,7 +89,7 @@ def test_partitions_and_heals_are_tracked_on_the_world() -> None:
         TraceRecord(3, 3, "world", "fault", "heal", {"a": "x", "b": "y"}),
         TraceRecord(4, 4, "world", "fault", "heal", {"a": None, "b": None}),
     ]
-    view = TraceView({"schema": 1}, recs)
+    view = TraceView({"schema": 1, "pack": "echo"}, recs)
     assert view.at_us(2)["world"]["partitions"] == (("x", "y"), ("x", "z"), ("y", "x"))
     assert view.at_us(3)["world"]["partitions"] == (("x", "z"),)
     assert view.at_us(4)["world"]["partitions"] == ()

@@ -6,11 +6,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
+from gatewaysim.analysis import TraceView
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.trace import Trace, TraceRecord
 from gatewaysim.simulator.world import World
-
-from gatewaysim.analysis import TraceView
 
 from .echo_runs import echo_world
 

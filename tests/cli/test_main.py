@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from gatewaysim.simulator.errors import ConfigError, TraceFormatError
 
 from gatewaysim import __version__, cli
+from gatewaysim.simulator.errors import ConfigError, TraceFormatError
 
 
 def test_help_lists_the_run_command(capsys: pytest.CaptureFixture[str]) -> None:

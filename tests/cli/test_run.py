@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from gatewaysim.simulator.trace import read_trace
 
 from gatewaysim.cli import main
+from gatewaysim.simulator.trace import read_trace
 
 HASH_LINE = re.compile(r"^trace sha256: ([0-9a-f]{64})$")
 SHORT = ["--duration", "5m"]
@@ -102,12 +102,14 @@ def test_trace_file_replaces_an_existing_file(
 def test_list_names_every_scenario_with_a_description(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from gatewaysim.models.registry import SCENARIOS
+    from gatewaysim.properties.pack import loadable_packs
 
     status, out, _ = run_out(capsys, "--list")
     assert status == 0
-    lines = out.splitlines()
-    assert [line.split()[0] for line in lines] == list(SCENARIOS)
+    lines = [line for line in out.splitlines() if not line.startswith("(not loaded")]
+    packs, _ = loadable_packs()
+    assert [line.split()[0] for line in lines] == [s.name for p in packs for s in p.scenarios]
+    assert "echo" in [line.split()[0] for line in lines]
     assert all(len(line.split()) > 2 for line in lines)
 
 
@@ -174,7 +176,7 @@ def test_trace_onto_a_directory_is_refused(
 def test_a_failing_run_leaves_no_trace_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gatewaysim.models.registry import Scenario
+    from gatewaysim.simulator.scenario import Scenario
 
     def boom(self: Scenario, seed: int, duration: int, trace: object) -> None:
         trace.record(0, "x", "sys", "started", {})  # type: ignore[attr-defined]

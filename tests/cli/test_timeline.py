@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gatewaysim.simulator.clock import ms, s
 from gatewaysim.simulator.timeline import describe_default, format_line, render_timeline
 from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord

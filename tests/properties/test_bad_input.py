@@ -4,14 +4,15 @@ nothing written."""
 from __future__ import annotations
 
 import json
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from gatewaysim.properties import packs
-from gatewaysim.properties.errors import FailureFileError
-from gatewaysim.properties.failure import load_failure
 
 from gatewaysim.cli import main
+from gatewaysim.properties import pack as packs
+from gatewaysim.properties.errors import FailureFileError
+from gatewaysim.properties.failure import load_failure
 
 from .helpers import gatewaysim
 
@@ -119,8 +120,28 @@ def test_explore_bad_numbers_are_usage_errors(capsys: pytest.CaptureFixture[str]
 def test_pack_that_fails_to_import_is_reported(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(packs.PACKS, "broken", "gatewaysim.properties.no_such_module:PACK")
+    broken = EntryPoint("broken", "gatewaysim.properties.no_such_module:PACK", packs.GROUP)
+    real = packs._entry_points
+    monkeypatch.setattr(packs, "_entry_points", lambda: {**real(), "broken": broken})
     assert main(["explore", "broken"]) == 2
     err = capsys.readouterr().err
-    assert "pack 'broken' could not be loaded (ModuleNotFoundError" in err
+    assert "pack 'broken' could not be loaded from gatewaysim.properties.no_such_module:PACK " \
+        "(ModuleNotFoundError" in err
     assert err.count("\n") == 1
+    # The other packs are still there: a broken pack never hides them.
+    assert main(["packs"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("broadcast") or "echo: " in out
+    assert "(not loaded: pack 'broken'" in out
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("nosuchmodule:PACK", "cannot load pack nosuchmodule:PACK (ModuleNotFoundError"),
+    ("gatewaysim.properties.echo:NOPE", "has no attribute 'NOPE'"),
+    ("gatewaysim.properties.echo:EchoDriver", "is a type, not a gatewaysim Pack"),
+    ("no-colon", "--pack takes module:attr"),
+])
+def test_bad_pack_option(spec: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["packs", "--pack", spec]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1

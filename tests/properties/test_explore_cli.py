@@ -9,18 +9,18 @@ from .helpers import gatewaysim
 
 def test_explore_finds_a_bug_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "findings"
-    result = gatewaysim("explore", "echo", "--variant", "give-up", "--profile", "ci",
+    result = gatewaysim("explore", "echo", "--variant", "mutant:give_up", "--profile", "ci",
                         "--max-examples", "1000", "--budget", "5m", "--out", out)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.startswith("exploring echo (variant give-up")
+    assert result.stderr.startswith("exploring echo (variant mutant:give_up")
     assert "found echo.reconnects" in result.stderr
     table = result.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("invariant"))
     assert table[header].split() == ["invariant", "steps", "time", "to", "find", "examples",
                                      "failure", "file"]
     assert table[header + 1].startswith("echo.reconnects")
-    assert [p.name for p in out.iterdir()] == ["echo-give-up-echo.reconnects.json"]
-    assert str(out / "echo-give-up-echo.reconnects.json") in result.stdout
+    assert [p.name for p in out.iterdir()] == ["echo-mutant_give_up-echo.reconnects.json"]
+    assert str(out / "echo-mutant_give_up-echo.reconnects.json") in result.stdout
 
 
 def test_explore_faithful_exits_0(tmp_path: Path) -> None:

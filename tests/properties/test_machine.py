@@ -4,13 +4,15 @@ muted invariants stay quiet, and runs execute the way replay executes them."""
 from __future__ import annotations
 
 import pytest
-from gatewaysim.properties.echo import PACK
-from gatewaysim.properties.execution import check_all, only, run_steps
-from gatewaysim.properties.invariants import violation_error
-from gatewaysim.properties.machine import RunRecord, build_machine, fault_kinds
-from gatewaysim.properties.steps import Step
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
+
+from gatewaysim.properties.echo import PACK
+from gatewaysim.properties.execution import check_all, only
+from gatewaysim.properties.machine import RunRecord, build_machine, fault_kinds
+from gatewaysim.properties.monitor import violation_error
+from gatewaysim.properties.run import RunSpec
+from gatewaysim.properties.steps import Step
 
 SETTINGS = settings(max_examples=40, stateful_step_count=12, derandomize=True, database=None,
                     deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,7 +31,7 @@ class Recorder:
 
 def test_swarm_subset_is_honoured() -> None:
     recorder = Recorder()
-    machine = build_machine(PACK.driver, PACK.config("faithful"), 0, observer=recorder)
+    machine = build_machine(PACK, PACK.config_of("faithful"), 0, observer=recorder)
     run_state_machine_as_test(machine, settings=SETTINGS)
     kinds = PACK.driver.step_kinds
     faults_seen = set()
@@ -42,7 +44,7 @@ def test_swarm_subset_is_honoured() -> None:
     # Not vacuous: the runs used several different subsets, and faults did happen.
     assert len(subsets) > 2
     assert faults_seen - {None}
-    assert all(s <= set(fault_kinds(PACK.driver)) for s in subsets)
+    assert all(s <= set(fault_kinds(PACK)) for s in subsets)
 
 
 def test_each_invariant_has_its_own_exception_class() -> None:
@@ -53,13 +55,13 @@ def test_each_invariant_has_its_own_exception_class() -> None:
 
 
 def test_muted_invariants_are_not_reported() -> None:
-    machine = build_machine(PACK.driver, PACK.config("buggy"), 0,
+    machine = build_machine(PACK, PACK.config_of("buggy"), 0,
                             muted=("echo.order", "echo.reconnects"))
     run_state_machine_as_test(machine, settings=SETTINGS)  # raises if anything is reported
 
 
 def test_unmuted_buggy_machine_fails_with_an_invariant_exception() -> None:
-    machine = build_machine(PACK.driver, PACK.config("duplicate"), 0)
+    machine = build_machine(PACK, PACK.config_of("mutant:duplicate_after_restart"), 0)
     with pytest.raises(violation_error("echo.order")) as caught:
         run_state_machine_as_test(machine, settings=settings(
             SETTINGS, max_examples=2000, phases=[Phase.generate]))
@@ -72,28 +74,27 @@ GIVE_UP_RUN = [step for _ in range(4)
 
 
 def test_give_up_client_stops_reconnecting() -> None:
-    violation = run_steps(PACK.driver(PACK.config("give-up"), 0), GIVE_UP_RUN)
+    violation = RunSpec.of(PACK, GIVE_UP_RUN, variant="mutant:give_up").execute().violation
     assert violation is not None and violation.invariant_id == "echo.reconnects"
     assert "given up" in violation.message
 
 
 def test_faithful_client_reconnects_after_the_same_run() -> None:
-    assert run_steps(PACK.driver(PACK.config("faithful"), 0), GIVE_UP_RUN) is None
+    assert RunSpec.of(PACK, GIVE_UP_RUN).execute().violation is None
 
 
 def test_only_checks_the_named_invariant() -> None:
     run = [Step("crash"), Step("restart"), Step("advance", {"ms": 5000}), *GIVE_UP_RUN]
-    config = PACK.config("buggy")
-    first = run_steps(PACK.driver(config, 0), run, check_all)
+    spec = RunSpec.of(PACK, run, variant="buggy")
+    first = spec.execute(checked=check_all).violation
     assert first is not None and first.invariant_id == "echo.order"
-    later = run_steps(PACK.driver(config, 0), run, only("echo.reconnects"))
+    later = spec.execute(checked=only("echo.reconnects")).violation
     assert later is not None and later.invariant_id == "echo.reconnects"
 
 
 def test_same_run_same_trace_hash() -> None:
-    hashes = set()
-    for _ in range(2):
-        driver = PACK.driver(PACK.config("faithful"), 7)
-        run_steps(driver, GIVE_UP_RUN)
-        hashes.add(driver.trace.sha256)
+    spec = RunSpec.of(PACK, GIVE_UP_RUN, seed=7)
+    hashes = {spec.execute().trace_sha256 for _ in range(2)}
     assert len(hashes) == 1
+    # The header carries pack, variant and config, so the hash covers the configuration.
+    assert spec.under("buggy").execute().trace_sha256 not in hashes

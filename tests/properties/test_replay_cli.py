@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gatewaysim.properties.failure import load_failure
 from gatewaysim.properties.replay import replay
 

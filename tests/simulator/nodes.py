@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
+
 from gatewaysim.simulator import NetworkConfig, World
 from gatewaysim.simulator.clock import Time, ms
 from gatewaysim.simulator.messages import AcceptConnection, ConnectRequested, Effect, Input

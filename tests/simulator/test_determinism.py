@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 from attrs import frozen
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gatewaysim.simulator import NetworkConfig, Trace, TraceFormatError, World, read_trace
 from gatewaysim.simulator.clock import ms, s
 from gatewaysim.simulator.messages import ConnectRequested, Note, WsClosed, WsMessage
@@ -25,8 +28,6 @@ from gatewaysim.simulator.trace import (
     hash_lines,
     value_fields,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from gatewaysim.simulator import DeterminismError, World, guard
 from gatewaysim.simulator.clock import Time, s
 from gatewaysim.simulator.messages import AlarmFired, Effect, Input, Note, SetAlarm

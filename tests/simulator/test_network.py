@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gatewaysim.simulator import ConfigError, World
 from gatewaysim.simulator.clock import ms, s
 from gatewaysim.simulator.messages import (
@@ -27,8 +30,6 @@ from gatewaysim.simulator.messages import (
     WsOpened,
     WsRejected,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from .nodes import Do, Recorder, two_hosts
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from gatewaysim.simulator import Scheduler, SimulationError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from gatewaysim.simulator import Scheduler, SimulationError
 
 
 class SchedulerVersusReference(RuleBasedStateMachine):

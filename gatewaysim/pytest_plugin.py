@@ -1,0 +1,1 @@
+"""The gatewaysim pytest plugin (collects failure files as regression tests; fixtures)."""
