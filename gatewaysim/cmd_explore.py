@@ -15,9 +15,16 @@ from gatewaysim.properties.explorer import explore
 from gatewaysim.properties.pack import get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
 from gatewaysim.simulator.clock import SECOND, parse_duration
-from gatewaysim.simulator.errors import ConfigError
 
-from .cmd_run import add_pack_option, load_packs
+from .args import (
+    add_determinism_option,
+    add_pack_option,
+    load_packs,
+    pack_argv,
+    positive,
+    seed_arg,
+)
+from .determinism import run_twice
 
 NAME = "explore"
 
@@ -39,9 +46,9 @@ def add_parser(subparsers: Any) -> None:
                                      "usually faithful)")
     p.add_argument("--budget", default="60s", metavar="DURATION",
                    help="wall-clock budget, e.g. 30s, 10m (default: 60s)")
-    p.add_argument("--max-examples", type=_positive, metavar="N",
+    p.add_argument("--max-examples", type=positive, metavar="N",
                    help="examples per Hypothesis round (default: the profile's)")
-    p.add_argument("--seed", type=_non_negative, default=0, metavar="N",
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="N",
                    help="world seed, also seeds Hypothesis (default: 0)")
     p.add_argument("--out", default="findings", metavar="DIR",
                    help="directory for failure files (default: findings)")
@@ -49,35 +56,13 @@ def add_parser(subparsers: Any) -> None:
                    help=f"Hypothesis settings profile: {', '.join(PROFILES)} or one you "
                         "registered (default: $HYPOTHESIS_PROFILE, else dev)")
     add_pack_option(p)
-
-
-def _positive(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    add_determinism_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
     load_packs(args)
     pack = get_pack(args.pack)
     budget = parse_duration(args.budget) / SECOND
-    if budget > 7 * 24 * 3600:
-        raise ConfigError(f"budget {args.budget} is longer than a week")
     report = explore(
         pack,
         variant=args.variant or pack.default_variant,
@@ -89,4 +74,15 @@ def run(args: argparse.Namespace) -> int:
         progress=sys.stderr,
     )
     print(report.render())
+    if args.check_determinism:
+        if not report.findings:
+            print("determinism check: no finding to replay (checked nothing)")
+        for finding in report.findings:
+            if finding.path is None:
+                continue
+            print(f"{finding.invariant_id}:")
+            lines = list(run_twice(["replay", str(finding.path), "--quiet", *pack_argv(args)]))
+            print("\n".join(f"  {line}" for line in lines))
+            if not lines[-1].endswith("identical traces"):
+                return 1
     return 1 if report.failed else 0

@@ -14,7 +14,7 @@ from gatewaysim.properties.monitor import catalogue_text
 from gatewaysim.properties.pack import Pack, get_pack, loadable_packs
 from gatewaysim.simulator.clock import format_duration
 
-from .cmd_run import add_pack_option, load_packs
+from .args import add_pack_option, load_packs
 
 NAME = "packs"
 

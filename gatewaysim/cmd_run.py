@@ -17,12 +17,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gatewaysim.properties.pack import find_scenario, load_pack, loadable_packs
+from gatewaysim.properties.pack import find_scenario, loadable_packs
 from gatewaysim.simulator.clock import Time, format_duration, parse_duration
 from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.files import is_special, resolve_target, temp_sibling
 from gatewaysim.simulator.scenario import Scenario, ScenarioResult
 from gatewaysim.simulator.timeline import render_timeline
 from gatewaysim.simulator.trace import Trace
+
+from .args import add_determinism_option, add_pack_option, load_packs, pack_argv, seed
+from .determinism import run_twice
 
 NAME = "run"
 
@@ -54,26 +58,23 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--list", action="store_true",
                    help="list the scenarios with one-line descriptions and exit")
     add_pack_option(p)
+    add_determinism_option(p)
 
 
-def add_pack_option(p: argparse.ArgumentParser) -> None:
-    """``--pack module:attr``: load a pack from your own code (repeatable)."""
-    p.add_argument("--pack", action="append", default=[], metavar="MODULE:ATTR", dest="packs",
-                   help="load a pack of your own from MODULE:ATTR (imported from the current "
-                        "directory), as if it were installed")
-
-
-def load_packs(args: argparse.Namespace) -> None:
-    for spec in args.packs:
-        load_pack(spec)
+def check_determinism(args: argparse.Namespace) -> int:
+    """``run --check-determinism``: the scenario twice, in two processes; where they part."""
+    argv = ["run", args.scenario, "--seed", str(parse_seed(args.seed)), "--quiet",
+            *pack_argv(args)]
+    if args.duration is not None:
+        argv += ["--duration", args.duration]
+    lines = list(run_twice(argv))
+    print("\n".join(lines))
+    return 0 if lines[-1].endswith("identical traces") else 1
 
 
 def parse_seed(text: str) -> int:
-    """A seed is a non-negative integer written in decimal."""
-    stripped = str(text).strip()
-    if not stripped.isdecimal():
-        raise ConfigError(f"bad seed {text!r}: expected an integer >= 0")
-    return int(stripped)
+    """A seed is a decimal integer from 0 to 2**64 - 1."""
+    return seed(text)
 
 
 def list_scenarios() -> str:
@@ -85,26 +86,27 @@ def list_scenarios() -> str:
     return "\n".join([*lines, *(f"(not loaded: {problem})" for problem in broken)])
 
 
-def _temp_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+def prepare_trace_path(path: str) -> tuple[Path, Path | None]:
+    """Check that ``path`` can be written; return where to write and a temporary sibling.
 
-
-def prepare_trace_path(path: str) -> tuple[Path, Path]:
-    """Check that ``path`` can be written; return it and a fresh temporary sibling.
-
-    The temporary file is created here (so permissions and missing directories show up
-    before the run) and must be renamed or removed by the caller.
+    A regular file is written under a fresh temporary name (created here, so a missing
+    directory, a read-only disk or a name that is too long show up before the run) and
+    renamed into place; the caller renames or removes it. A FIFO or a device
+    (``/dev/null``, ``/dev/stdout``) is written in place: the sibling is ``None``. A
+    symbolic link is followed.
     """
-    dest = Path(path)
-    if path == "" or dest.is_dir():
+    if path == "":
+        raise ConfigError("cannot write trace '': no file name")
+    dest = resolve_target(path)
+    if dest.is_dir():
         raise ConfigError(f"cannot write trace {path!r}: it is a directory")
-    tmp = _temp_path(dest)
+    if is_special(dest):
+        return dest, None
     try:
-        with open(tmp, "x", encoding="utf-8"):
-            pass
+        return dest, temp_sibling(dest)
     except OSError as exc:
-        raise ConfigError(f"cannot write trace {path}: {exc.strerror or exc}") from exc
-    return dest, tmp
+        shown = path if len(path) <= 200 else path[:60] + "..." + path[-40:]
+        raise ConfigError(f"cannot write trace {shown}: {exc.strerror or exc}") from exc
 
 
 def _summary_lines(scenario: Scenario, seed: int, duration: Time,
@@ -130,15 +132,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("a scenario name is required (see 'gatewaysim run --list')")
     pack, scenario = find_scenario(args.scenario)
     seed = parse_seed(args.seed)
+    if args.check_determinism:
+        if args.duration is not None:
+            parse_duration(args.duration)
+        return check_determinism(args)
     duration = (scenario.default_duration if args.duration is None
                 else parse_duration(args.duration))
     show_timeline = (scenario.timeline or args.timeline) and not args.quiet
 
     dest, tmp = prepare_trace_path(args.trace) if args.trace is not None else (None, None)
+    target = tmp if tmp is not None else dest
     header = {"pack": pack.name, "scenario": scenario.name, "seed": seed, "duration": duration}
     trace: Trace | None = None
     try:
-        trace = Trace(header=header, path=tmp, keep=show_timeline)
+        trace = Trace(header=header, path=target, keep=show_timeline)
         result = scenario.run(seed, duration, trace)
         trace.close()
         if tmp is not None and dest is not None:
@@ -153,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for line in _summary_lines(scenario, seed, duration, result, trace):
             print(line)
-        if dest is not None:
-            print(f"trace file: {dest}")
+        if args.trace is not None:
+            print(f"trace file: {args.trace}")
         if show_timeline:
             text = render_timeline(trace.records, describe=result.describe,
                                    verbose=args.verbose)
@@ -165,5 +172,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_pack_option", "add_parser", "list_scenarios", "load_packs", "parse_seed",
-           "prepare_trace_path", "run"]
+__all__ = ["add_parser", "list_scenarios", "parse_seed", "prepare_trace_path", "run"]

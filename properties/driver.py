@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from gatewaysim.simulator.clock import Time, s
 from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError
-from gatewaysim.simulator.trace import Trace
+from gatewaysim.simulator.trace import Listener, Trace
 from gatewaysim.simulator.world import World
 
 from .monitor import Facts, Monitor, Violation
@@ -64,7 +64,8 @@ class Driver:
 
     def __init__(self, config: PackConfig, seed: int, *, pack: str = "", variant: str = "",
                  monitors: Iterable[Monitor] = (), keep_records: bool = False,
-                 trace_path: str | Path | None = None) -> None:
+                 trace_path: str | Path | None = None,
+                 listeners: Iterable[Listener] = ()) -> None:
         if not isinstance(config, PackConfig):
             raise ConfigError(f"{type(self).__name__} takes a PackConfig, not {config!r}")
         self.model_config = config
@@ -78,6 +79,7 @@ class Driver:
         for m in self.monitors:
             if m.observes_records:
                 self.trace.listeners.append(m.observe)
+        self.trace.listeners.extend(listeners)
         self.steps_applied = 0
         self.t_heal: Time | None = None
         self.covered: Counter[str] = Counter()

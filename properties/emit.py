@@ -9,35 +9,34 @@ reads as the bug report it is.
 from __future__ import annotations
 
 import json
-import pprint
 import re
-import textwrap
 from pathlib import Path
 
-from .failure import Failure, write_atomic
+from gatewaysim.simulator.files import write_atomic
+
+from .failure import Failure
 from .replay import under_variant
-from .steps import format_steps
 
 TEMPLATE = '''\
-"""Regression: {statement}.
-
-{story}
+"""Regression test for a finding of gatewaysim explore.
 
 The run is embedded below, so this test needs neither the failure file nor Hypothesis.
-It fails while the bug is present and passes once it is fixed.
+It fails while the bug is present and passes once it is fixed. STORY says what was found.
 """
+
+import json
 
 from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
 
-PACK = {pack_ref!r}
-VARIANT = {variant!r}
-INVARIANT = {invariant_id!r}
-SEED = {seed!r}
-CONFIG = {config}
-STEPS = [
-{steps}
-]
+STATEMENT = {statement}
+STORY = {story}
+PACK = {pack_ref}
+VARIANT = {variant}
+INVARIANT = {invariant_id}
+SEED = {seed}
+CONFIG = json.loads({config})
+STEPS = [Step(name, args) for name, args in json.loads({steps})]
 
 
 def test_{func}() -> None:
@@ -45,6 +44,11 @@ def test_{func}() -> None:
     violation = run.execute().violation
     assert violation is None, violation.describe()
 '''
+
+
+def _literal(value: object) -> str:
+    """A Python string literal holding ``value`` as JSON: data, never source."""
+    return repr(json.dumps(value, sort_keys=False, allow_nan=False))
 
 
 def regression_test_source(failure: Failure, variant: str | None = None) -> str:
@@ -60,12 +64,14 @@ def regression_test_source(failure: Failure, variant: str | None = None) -> str:
         failure = under_variant(failure, variant)
         story += f" This test runs it under the config of variant {variant!r}."
     func = re.sub(r"[^0-9a-zA-Z]+", "_", f"{failure.invariant_id}_holds_after_minimal_run")
-    config = pprint.pformat(json.loads(json.dumps(failure.config)), width=88, sort_dicts=False)
+    func = func.strip("_").lower()[:80] or "invariant_holds"
+    steps = [[s.name, s.args] for s in failure.steps]
+    # Every value from the failure file goes in through repr() of a str or an int: data.
     return TEMPLATE.format(
-        statement=failure.statement, story=textwrap.fill(story, 88),
-        invariant_id=failure.invariant_id, seed=failure.seed, variant=failure.variant,
-        pack_ref=failure.source or failure.pack,
-        config=config, steps=format_steps(list(failure.steps)), func=func.strip("_").lower(),
+        statement=repr(failure.statement), story=repr(story),
+        invariant_id=repr(failure.invariant_id), seed=repr(int(failure.seed)),
+        variant=repr(failure.variant), pack_ref=repr(failure.source or failure.pack),
+        config=_literal(failure.config), steps=_literal(steps), func=func,
     )
 
 

@@ -40,6 +40,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError, DeterminismError
+from gatewaysim.simulator.files import temp_sibling
 from gatewaysim.simulator.rng import derive_seed
 
 from .failure import Failure, write_failure
@@ -231,8 +232,8 @@ def explore(
     if max_examples is not None and max_examples < 1:
         raise ConfigError(f"max examples must be at least 1, not {max_examples}")
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise ConfigError(f"output directory {out} exists and is not a directory")
+    if out is not None:
+        _check_out(out)
 
     run_settings = settings(
         base,
@@ -278,6 +279,22 @@ def explore(
         campaign.steps, campaign.round, stopped, tuple(findings.values()),
         tuple(sorted(campaign.coverage.items())), sometimes,
     )
+
+
+def _check_out(out: Path) -> None:
+    """Make sure failure files can be written to ``out`` *before* the campaign, so a typo or
+    a read-only disk costs no findings. Nothing is left behind: the folder itself is made
+    only when the first finding is written."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output directory {out} exists and is not a directory")
+    probe_in = out
+    while not probe_in.exists():
+        if len(probe_in.name) > 255:
+            raise ConfigError(f"cannot use {out}: File name too long")
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise ConfigError(f"output directory {out}: {probe_in} is not a directory")
+    temp_sibling(probe_in / "probe").unlink()
 
 
 class _Keyed(ExampleDatabase):

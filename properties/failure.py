@@ -14,9 +14,7 @@ format or version, an unknown pack, step or invariant, a config the pack rejects
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ from attrs import field, frozen
 
 from gatewaysim.simulator.clock import Time
 from gatewaysim.simulator.errors import ConfigError
+from gatewaysim.simulator.files import write_atomic
+from gatewaysim.simulator.rng import MAX_SEED
 
 from .errors import FailureFileError
 from .monitor import Violation
@@ -33,6 +33,10 @@ from .steps import Step
 
 FORMAT = "gatewaysim-failure"
 VERSION = 1
+
+SCHEMA = Path(__file__).with_name("failure.schema.json")
+"""The published JSON Schema of a failure file (the pack-independent shape; what steps and
+config a pack accepts is checked against the pack)."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -92,23 +96,6 @@ class Failure:
         return out
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename.
-
-    A reader sees either the old file or the whole new one, never half of it.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_failure(path: str | Path, failure: Failure) -> Path:
     return write_atomic(path, json.dumps(failure.to_json(), indent=2, sort_keys=False) + "\n")
 
@@ -120,64 +107,108 @@ def _bad(path: str | Path, problem: str) -> FailureFileError:
 
 def _need(path: str | Path, obj: dict[str, Any], key: str, kind: type | tuple[type, ...],
           where: str = "") -> Any:
+    """``obj[key]`` if present and of ``kind`` (a bool is never an int, a float never an int)."""
     if key not in obj:
-        raise _bad(path, f"missing {where}{key!r}")
+        raise _bad(path, f"missing {where}{key}")
     value = obj[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        names = " or ".join(k.__name__ for k in _as_tuple(kind))
-        raise _bad(path, f"{where}{key!r} must be {names}, not {type(value).__name__}")
+    kinds = _as_tuple(kind)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        raise _bad(path, f"{where}{key} must be {names}, not {_json_type(value)}")
     return value
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", dict: "an object",
+               list: "an array", bool: "true or false"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return f"the number {value!r}"
+    return _TYPE_NAMES.get(type(value), type(value).__name__).removeprefix("a ").removeprefix(
+        "an ")
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
+def _count(path: str | Path, obj: dict[str, Any], key: str, where: str = "",
+           high: int | None = None, default: int | None = None) -> int:
+    """A non-negative integer field (at most ``high``)."""
+    if default is not None and key not in obj:
+        return default
+    value: int = _need(path, obj, key, int, where)
+    if value < 0 or (high is not None and value > high):
+        top = f" to {high}" if high is not None else " or more"
+        raise _bad(path, f"{where}{key} must be an integer from 0{top}, not {value}")
+    return value
+
+
 def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
-    """Validate a decoded failure file and build the :class:`Failure` it describes."""
+    """Validate a decoded failure file and build the :class:`Failure` it describes.
+
+    Every problem is one line naming the field's path (``steps[3].args``, ``config``,
+    ``violation.t``), as :data:`SCHEMA` publishes the shape.
+    """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _bad(path, f"not a gatewaysim failure file (expected \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:
         raise _bad(path, f"unsupported failure file version {version!r} "
                          f"(this gatewaysim reads version {VERSION})")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise _bad(path, f"unknown fields {', '.join(unknown)}")
     pack_name = _need(path, data, "pack", str)
     source = data.get("source")
     if source is not None and not isinstance(source, str):
-        raise _bad(path, "'source' must be a string (module:attr)")
+        raise _bad(path, "source must be a string (module:attr)")
     try:
         pack = _find_pack(pack_name, source)
     except ConfigError as exc:
         raise _bad(path, str(exc)) from None
     variant = _need(path, data, "variant", str)
+    if variant not in pack.variant_names and variant != "custom":
+        raise _bad(path, f"variant {variant!r} is not one of pack {pack.name!r}'s "
+                         f"({', '.join(pack.variant_names)}, or custom)")
     try:
         config = pack.read_config(_need(path, data, "config", dict)).to_dict()
     except ConfigError as exc:
-        raise _bad(path, f"bad config: {exc}") from None
-    seed = _need(path, data, "seed", int)
+        raise _bad(path, f"config: {exc}") from None
+    seed = _count(path, data, "seed", high=MAX_SEED)
     steps = _parse_steps(path, pack, _need(path, data, "steps", list))
     inv = _need(path, data, "invariant", dict)
-    invariant_id = _need(path, inv, "id", str, "invariant ")
+    invariant_id = _need(path, inv, "id", str, "invariant.")
     try:
         invariant = pack.monitor(invariant_id)
     except ConfigError as exc:
-        raise _bad(path, str(exc)) from None
+        raise _bad(path, f"invariant.id: {exc}") from None
+    if invariant.kind == "sometimes":
+        raise _bad(path, f"invariant.id: {invariant_id!r} is a sometimes monitor, which a "
+                         "single run cannot violate")
     vio = _need(path, data, "violation", dict)
-    t: Time = _need(path, vio, "t", int, "violation ")
-    violation = Violation(invariant_id, _need(path, vio, "message", str, "violation "), t,
-                          _need(path, vio, "step", int, "violation "))
+    t: Time = _count(path, vio, "t", "violation.")
+    violation = Violation(invariant_id, _need(path, vio, "message", str, "violation."), t,
+                          _count(path, vio, "step", "violation.", high=len(steps) + 1))
     sha = _need(path, data, "trace_sha256", str)
     if not _SHA256.match(sha):
-        raise _bad(path, "'trace_sha256' must be 64 lowercase hex digits")
+        raise _bad(path, "trace_sha256 must be 64 lowercase hex digits")
     found = data.get("found_after_s", 0.0)
-    examples = data.get("examples", 0)
-    if isinstance(found, bool) or not isinstance(found, int | float):
-        raise _bad(path, "'found_after_s' must be a number")
-    if isinstance(examples, bool) or not isinstance(examples, int):
-        raise _bad(path, "'examples' must be an integer")
+    if isinstance(found, bool) or not isinstance(found, int | float) or not found >= 0:
+        raise _bad(path, "found_after_s must be a number of seconds, 0 or more")
+    examples = _count(path, data, "examples", default=0)
     spec = RunSpec(pack_name, variant, config, seed, steps)
     return Failure(spec, invariant_id, invariant.statement, violation, sha, float(found),
                    examples, source)
+
+
+_KEYS = frozenset({"format", "version", "pack", "source", "variant", "config", "seed", "steps",
+                   "invariant", "violation", "trace_sha256", "found_after_s", "examples"})
 
 
 def _find_pack(name: str, source: str | None) -> Pack:
@@ -195,14 +226,17 @@ def _find_pack(name: str, source: str | None) -> Pack:
 
 def _parse_steps(path: str | Path, pack: Pack, raw: list[Any]) -> tuple[Step, ...]:
     steps = []
-    for i, item in enumerate(raw, start=1):
+    for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise _bad(path, f"step {i} must be an object with a string \"name\"")
+            raise _bad(path, f"steps[{i}] must be an object with a string \"name\"")
+        if set(item) - {"name", "args"}:
+            raise _bad(path, f"steps[{i}] has unknown fields "
+                             f"{', '.join(sorted(set(item) - {'name', 'args'}))}")
         args = item.get("args", {})
         if not isinstance(args, dict):
-            raise _bad(path, f"step {i} ({item['name']}): \"args\" must be an object")
+            raise _bad(path, f"steps[{i}].args must be an object")
         try:
-            steps.append(pack.check_step(Step(item["name"], dict(args)), f"step {i}"))
+            steps.append(pack.check_step(Step(item["name"], dict(args)), f"steps[{i}]"))
         except ConfigError as exc:
             raise _bad(path, str(exc)) from None
     return tuple(steps)
@@ -211,11 +245,31 @@ def _parse_steps(path: str | Path, pack: Pack, raw: list[Any]) -> tuple[Step, ..
 def load_failure(path: str | Path) -> Failure:
     """Read and validate a failure file (missing file: the usual ``FileNotFoundError``)."""
     raw = Path(path).read_bytes()
+    if len(raw) > MAX_FILE_BYTES:
+        raise _bad(path, f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a failure file")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise _bad(path, "not JSON (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise _bad(path, f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
                    ) from None
+    except RecursionError:
+        raise _bad(path, "nested too deeply to be a failure file") from None
+    except _NotANumber as exc:
+        raise _bad(path, f"not JSON ({exc} is not a number JSON allows)") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise _bad(path, f"not a failure file ({' '.join(str(exc).split()[:8])}...)") from None
     return parse_failure(data, path)
+
+
+MAX_FILE_BYTES = 64 * 2**20
+"""A failure file holds a minimal run; anything this large is something else."""
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotANumber(name)

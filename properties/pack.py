@@ -30,7 +30,7 @@ from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.scenario import Describer, Scenario
 from gatewaysim.simulator.state_rules import StateRules
-from gatewaysim.simulator.trace import TraceRecord
+from gatewaysim.simulator.trace import Listener, TraceRecord
 
 from .driver import Driver
 from .monitor import NO_EXCEPTION, Monitor
@@ -158,13 +158,14 @@ class Pack:
 
     def new_driver(self, config: PackConfig | Mapping[str, Any], seed: int, *,
                    variant: str | None = None, keep_records: bool = False,
-                   trace_path: str | Path | None = None) -> Driver:
+                   trace_path: str | Path | None = None,
+                   listeners: Sequence[Listener] = ()) -> Driver:
         """A fresh driver of this pack, with fresh copies of every monitor."""
         cfg = config if isinstance(config, PackConfig) else self.read_config(config)
         return self.driver(cfg, seed, pack=self.name,
                            variant=variant if variant is not None else cfg.variant,
                            monitors=self.monitors, keep_records=keep_records,
-                           trace_path=trace_path)
+                           trace_path=trace_path, listeners=listeners)
 
     def readme_path(self) -> Path | None:
         if self.readme is None:

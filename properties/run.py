@@ -21,7 +21,7 @@ from attrs import field, frozen
 from gatewaysim.simulator.clock import SECOND, Time, format_time
 from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError
-from gatewaysim.simulator.trace import Trace, TraceRecord
+from gatewaysim.simulator.trace import Listener, Trace, TraceRecord
 
 from .execution import Checked, Execution, check_all, only
 from .monitor import Violation
@@ -107,11 +107,17 @@ class RunSpec:
 
     # ------------------------------------------------------------------ running it
     def execute(self, *, keep_records: bool = False, trace_path: str | Path | None = None,
-                checked: Checked | None = None) -> RunResult:
-        """Build a fresh driver, apply every step through ``Execution``, settle, judge."""
+                checked: Checked | None = None, listeners: Sequence[Listener] = ()
+                ) -> RunResult:
+        """Build a fresh driver, apply every step through ``Execution``, settle, judge.
+
+        Records stream: they are kept in memory only with ``keep_records``; ``listeners``
+        see each one as it is written (a replay keeps the last few for its timeline).
+        """
         p = resolve(self.pack)
         driver = p.new_driver(p.read_config(self.config), self.seed, variant=self.variant,
-                              keep_records=keep_records, trace_path=trace_path)
+                              keep_records=keep_records, trace_path=trace_path,
+                              listeners=listeners)
         if checked is None:
             checked = only(self.judge) if self.judge is not None else check_all
         ex = Execution(driver, checked)

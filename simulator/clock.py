@@ -41,7 +41,11 @@ def hours(n: float) -> Time:
 
 
 _UNITS = {"us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*(us|ms|s|m|h)\s*$")
+
+MAX_DURATION: Time = 7 * 24 * HOUR
+"""The longest span a user may ask for, of virtual time (``run --duration``) or of wall time
+(``explore --budget``): one rule for both, so neither can be asked to run for ever."""
 
 
 def parse_duration(text: str) -> Time:
@@ -49,16 +53,22 @@ def parse_duration(text: str) -> Time:
 
     Raises :class:`ConfigError` with a message fit to show a user as it is.
     """
+    shown = str(text) if len(str(text)) <= 40 else str(text)[:37] + "..."
     match = _DURATION.match(str(text))
     if match is None:
         raise ConfigError(
-            f"bad duration {text!r}: expected a number and a unit (us, ms, s, m, h), "
+            f"bad duration {shown!r}: expected a number and a unit (us, ms, s, m, h), "
             "e.g. 250ms, 5s, 1h"
         )
     value, unit = match.groups()
-    result = round(float(value) * _UNITS[unit])
+    whole, _, frac = value.partition(".")
+    # Exact integer arithmetic: no float rounding, no overflow on a long number.
+    result = (int(whole) * _UNITS[unit]) + (int(frac or "0") * _UNITS[unit]) // 10 ** len(frac)
     if result <= 0:
-        raise ConfigError(f"bad duration {text!r}: must be greater than zero")
+        raise ConfigError(f"bad duration {shown!r}: must be greater than zero")
+    if result > MAX_DURATION:
+        raise ConfigError(f"bad duration {shown!r}: longer than a week "
+                          f"({format_duration(MAX_DURATION)})")
     return result
 
 

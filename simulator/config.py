@@ -141,21 +141,32 @@ class PackConfig:
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)} "
                               f"(known: {', '.join(fields)})")
+        values = {}
         for key, value in data.items():
             _check_type(cls, fields[key], value)
+            # JSON has lists only: a tuple-valued field gets its tuple back, so a config read
+            # from a failure file equals the one that was written.
+            values[key] = tuple(value) if isinstance(value, list) and isinstance(
+                _default(fields[key]), tuple) else value
         try:
-            return cls(**dict(data))
+            return cls(**values)
         except ConfigError:
             raise
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{cls.__name__}: {' '.join(str(exc).split())}") from None
 
 
+def _default(a: attrs.Attribute) -> Any:
+    if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+        return a.default.factory()  # type: ignore[union-attr]
+    return a.default
+
+
 def _check_type(cls: type, a: attrs.Attribute, value: Any) -> None:
     """A JSON value's type against the field's default: ints stay ints, bools stay bools."""
     if a.name in ("fixes", "mutants"):
         return
-    default = a.default.factory() if isinstance(a.default, attrs.Factory) else a.default  # type: ignore[arg-type]
+    default = _default(a)
     if default is attrs.NOTHING or default is None:
         return
     if isinstance(default, bool):

@@ -1,11 +1,14 @@
 """The determinism guard: model code that reaches for real nondeterminism fails loudly.
 
-While the world runs a node's ``handle`` (or builds a node), the wall clock (``time.time``
-and friends, ``time.localtime()`` with no argument), the *global* ``random`` functions,
-an unseeded ``random.Random()``, ``os.urandom`` (and ``SystemRandom``/``secrets``, which
-draw from it), ``uuid.uuid1/uuid4`` and ``threading.Thread.start`` raise
-:class:`DeterminismError` naming the model's file and line. Seeded ``random.Random``
-instances (what ``ctx.rng`` is) are untouched.
+While the world runs a node's ``handle``, builds a node, or runs a callback scheduled with
+``world.schedule``, the wall clock (``time.time`` and friends, ``time.clock_gettime``,
+``time.localtime()`` with no argument), the *global* ``random`` functions, an unseeded
+``random.Random()``, ``os.urandom`` and ``os.getrandom`` (and ``SystemRandom``/``secrets``,
+which draw from them), ``uuid.uuid1/uuid4``, ``threading.Thread.start`` and
+``_thread.start_new_thread`` raise :class:`DeterminismError` naming the model's file and
+line (the first frame outside the standard library, so a clock read through ``secrets``,
+a ``ThreadPoolExecutor`` or asyncio names the model's call, not the library's). Seeded
+``random.Random`` instances (what ``ctx.rng`` is) are untouched.
 
 The patches are installed once per process and cost one flag test per call when the
 guard is not active, so library code (Hypothesis times its own runs) is unaffected
@@ -20,6 +23,7 @@ import _thread
 import os
 import random
 import sys
+import sysconfig
 import threading
 import time
 import uuid
@@ -37,26 +41,34 @@ _installed = False
 
 _TIME_FUNCS = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter",
                "perf_counter_ns", "process_time", "process_time_ns", "thread_time",
-               "thread_time_ns", "sleep")
+               "thread_time_ns", "sleep", "clock_gettime", "clock_gettime_ns")
 # These read the clock only when their time argument (at this position) is left out.
 _CLOCK_DEFAULT_FUNCS = {"localtime": 0, "gmtime": 0, "ctime": 0, "asctime": 0, "strftime": 1}
 _RANDOM_FUNCS = ("random", "randint", "randrange", "choice", "choices", "shuffle", "sample",
                  "uniform", "gauss", "getrandbits", "randbytes", "seed")
 
 
-_PATCHED_FILES = frozenset({
-    os.path.normcase(os.path.abspath(f)) for f in (
-        __file__, random.__file__, uuid.__file__, threading.__file__,
-    )
-})
+_THIS_FILE = os.path.normcase(os.path.abspath(__file__))
+_STDLIB = tuple(
+    os.path.normcase(os.path.abspath(p)) + os.sep
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+)
+
+
+def _outside(filename: str) -> bool:
+    """A frame of the caller's own code: not this module, not the standard library."""
+    if filename.startswith("<"):  # <frozen ...>, <string>: the interpreter's own
+        return filename == "<string>" or filename.startswith("<ipython")
+    path = os.path.normcase(os.path.abspath(filename))
+    return path != _THIS_FILE and not path.startswith(_STDLIB)
 
 
 def _call_site() -> str:
-    """The first frame outside this module and the modules it patches: the model's line."""
+    """The first frame outside this module and the standard library: the model's line (a
+    model that reaches the clock through ``secrets``, a ``ThreadPoolExecutor`` or asyncio is
+    named, not the library line that finally read it)."""
     frame = sys._getframe(2)
-    while frame.f_back is not None and (
-        os.path.normcase(os.path.abspath(frame.f_code.co_filename)) in _PATCHED_FILES
-    ):
+    while frame.f_back is not None and not _outside(frame.f_code.co_filename):
         frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
@@ -121,6 +133,8 @@ def install() -> None:
         setattr(random, fn, _wrap(f"random.{fn}", getattr(random, fn)))
     random.Random.seed = _wrap_seed(random.Random.seed)  # type: ignore[method-assign]
     os.urandom = _wrap("os.urandom", os.urandom)  # wall-clock-ok: the guard itself
+    if hasattr(os, "getrandom"):
+        os.getrandom = _wrap("os.getrandom", os.getrandom)  # wall-clock-ok: the guard itself
     if hasattr(random, "_urandom"):  # what SystemRandom and secrets draw from
         random._urandom = _wrap(  # type: ignore[attr-defined]
             "os.urandom", random._urandom)  # wall-clock-ok: the guard itself
@@ -129,6 +143,10 @@ def install() -> None:
     threading.Thread.start = _wrap(  # type: ignore[method-assign]
         "threading.Thread.start",
         threading.Thread.start)  # wall-clock-ok: the guard itself
+    _thread.start_new_thread = _wrap(  # type: ignore[assignment]
+        "_thread.start_new_thread", _thread.start_new_thread)  # wall-clock-ok: the guard itself
+    if hasattr(_thread, "start_new"):
+        _thread.start_new = _thread.start_new_thread  # type: ignore[attr-defined]
     _installed = True
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import random
 
+MAX_SEED = 2 ** 64 - 1
+"""Seeds are 64-bit: wide enough for any campaign, narrow enough to write on a command line."""
+
 
 def derive_seed(master_seed: int, name: str) -> int:
     """A 64-bit seed for ``name`` under ``master_seed``; stable across processes and versions."""

@@ -11,7 +11,6 @@ in-memory list (if ``keep``), so a 24-hour run does not need to hold everything.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -352,34 +351,65 @@ class Trace:
 
 
 def read_trace(source: str | Path | IO[str]) -> tuple[dict[str, Any], list[TraceRecord]]:
-    """Read a JSON Lines trace: its header and its records. Checks the schema version."""
+    """Read a JSON Lines trace: its header and its records, each checked.
+
+    Lines end with ``\\n`` only: the writer emits U+2028, U+2029 and U+0085 raw inside
+    JSON strings (valid JSON), so splitting on every Unicode line break would cut a record
+    in two. Anything malformed is a :class:`TraceFormatError` naming the line.
+    """
     from .errors import TraceFormatError
 
     if isinstance(source, str | Path):
-        with open(source, encoding="utf-8") as fh:
+        with open(source, encoding="utf-8", newline="") as fh:
             text = fh.read()
     else:
         text = source.read()
-    lines = io.StringIO(text).read().splitlines()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines:
         raise TraceFormatError("empty trace file")
     try:
         first = json.loads(lines[0])
-        header = first["header"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TraceFormatError("not a gatewaysim trace: the first line has no header") from exc
-    if header.get("schema") != SCHEMA_VERSION:
+    except (ValueError, RecursionError) as exc:
+        raise TraceFormatError("not a gatewaysim trace: the first line is not JSON") from exc
+    header = first.get("header") if isinstance(first, dict) else None
+    if not isinstance(header, dict):
+        raise TraceFormatError("not a gatewaysim trace: the first line has no header object")
+    schema = header.get("schema")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
         raise TraceFormatError(
-            f"unsupported trace schema {header.get('schema')!r} "
-            f"(this version reads {SCHEMA_VERSION})"
+            f"unsupported trace schema {schema!r} (this version reads {SCHEMA_VERSION})"
         )
     records = []
     for n, line in enumerate(lines[1:], start=2):
         try:
-            records.append(TraceRecord.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TraceFormatError(f"trace line {n} is malformed") from exc
+            d = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise TraceFormatError(f"trace line {n} is not JSON") from exc
+        problem = _record_problem(d)
+        if problem is not None:
+            raise TraceFormatError(f"trace line {n} is malformed: {problem}")
+        records.append(TraceRecord.from_dict(d))
     return header, records
+
+
+_RECORD_FIELDS = {"t": int, "seq": int, "actor": str, "kind": str, "type": str, "data": dict}
+
+
+def _record_problem(d: Any) -> str | None:
+    if not isinstance(d, dict):
+        return "not an object"
+    for key, kind in _RECORD_FIELDS.items():
+        if key not in d:
+            return f"no {key!r}"
+        value = d[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{key!r} must be {kind.__name__}, not {type(value).__name__}"
+    if d["t"] < 0 or d["seq"] < 1:
+        return "'t' and 'seq' must not be negative"
+    extra = sorted(set(d) - set(_RECORD_FIELDS))
+    return f"unknown fields {extra}" if extra else None
 
 
 def hash_lines(header: dict[str, Any], records: list[TraceRecord]) -> str:

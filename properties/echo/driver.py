@@ -20,7 +20,7 @@ from gatewaysim.simulator.network import OPEN
 from gatewaysim.simulator.world import World
 
 from ..driver import Driver
-from ..steps import step
+from ..steps import Int, OneOf, step
 
 SERVER = "echo"
 CLIENT = "client"
@@ -74,7 +74,8 @@ class EchoDriver(Driver):
                               self.client.attempts)
 
     # ------------------------------------------------------------------ steps
-    @step(time_arg="ms", ms=st.integers(min_value=1, max_value=15_000))
+    # Exploration draws waits of up to 15 s; a run written by hand may wait up to an hour.
+    @step(time_arg="ms", ms=Int(1, 3_600_000, strategy=st.integers(1, 15_000)))
     def advance(self, ms: int) -> None:
         """Let virtual time pass."""
         self.world.run_for(clock.ms(ms))
@@ -88,7 +89,7 @@ class EchoDriver(Driver):
         self.cover(f"drop while {self._client_state()}")
         self.world.drop(conn)
 
-    @step(fault="half_open", believer=st.sampled_from(["server", "client"]))
+    @step(fault="half_open", believer=OneOf("server", "client"))
     def half_open(self, believer: str) -> None:
         """Break the connection telling only one end; the other believes it is open."""
         conn = self.client.conn

@@ -27,9 +27,10 @@ def test_version_is_a_dotted_release() -> None:
     assert len(parts) >= 2 and all(p.isdigit() for p in parts[:2])
 
 
-def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_command_is_a_usage_error_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "required: COMMAND" in err and "--help" in err
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

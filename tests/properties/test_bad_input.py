@@ -46,7 +46,7 @@ def _broken(order_failure: Path) -> dict[str, object]:
 EXPECTED = {
     "not-json": "not JSON", "wrong-version": "unsupported failure file version 2",
     "wrong-format": "not a gatewaysim failure file", "unknown-pack": "unknown pack 'nosuchpack'",
-    "unknown-step": "'teleport'", "bad-step-args": "takes arguments", "bad-config": "bad config",
+    "unknown-step": "'teleport'", "bad-step-args": "takes arguments", "bad-config": "config:",
     "unknown-invariant": "no invariant 'echo.nope'", "bad-hash": "trace_sha256",
     "not-an-object": "not a gatewaysim failure file",
 }

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import _thread
+import asyncio
 import os
 import random
 import re
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,6 +63,39 @@ def local_time() -> object:
     return time.localtime()  # guard:localtime
 
 
+def clock_gettime() -> object:
+    return time.clock_gettime(time.CLOCK_MONOTONIC)  # guard:clock_gettime
+
+
+def clock_gettime_ns() -> object:
+    return time.clock_gettime_ns(time.CLOCK_REALTIME)  # guard:clock_gettime_ns
+
+
+def getrandom() -> object:
+    return os.getrandom(8)  # guard:getrandom
+
+
+def raw_thread() -> object:
+    return _thread.start_new_thread(lambda: None, ())  # guard:start_new_thread
+
+
+def secret_token() -> object:
+    return secrets.token_hex(4)  # guard:secrets
+
+
+def thread_pool() -> object:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(int).result()  # guard:pool
+
+
+def event_loop() -> object:
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.time()  # guard:asyncio
+    finally:
+        loop.close()
+
+
 CASES: list[tuple[str, Callable[[], object], str]] = [
     ("time.time", read_clock, "guard:time"),
     ("random.random", global_random, "guard:random"),
@@ -67,6 +104,17 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("threading.Thread.start", start_thread, "guard:thread"),
     ("random.Random", unseeded_random, "guard:Random"),
     ("time.localtime", local_time, "guard:localtime"),
+    ("time.clock_gettime", clock_gettime, "guard:clock_gettime"),
+    ("time.clock_gettime_ns", clock_gettime_ns, "guard:clock_gettime_ns"),
+    ("os.getrandom", getrandom, "guard:getrandom"),
+    ("_thread.start_new_thread", raw_thread, "guard:start_new_thread"),
+]
+
+# Reached through the standard library: the error still names the model's own line.
+INDIRECT: list[tuple[Callable[[], object], str]] = [
+    (secret_token, "guard:secrets"),
+    (thread_pool, "guard:pool"),
+    (event_loop, "guard:asyncio"),
 ]
 
 
@@ -87,6 +135,25 @@ def test_nondeterminism_inside_handle_raises_naming_the_call_site(
     message = str(info.value)
     assert message.startswith(f"{name}()")
     assert re.search(rf"{re.escape(str(HERE))}:{line_of(marker)} in ", message), message
+    assert not guard.is_active()
+
+
+@pytest.mark.parametrize(("fn", "marker"), INDIRECT, ids=[m for _, m in INDIRECT])
+def test_a_source_reached_through_the_standard_library_names_the_model_line(
+        fn: Callable[[], object], marker: str) -> None:
+    world, _, _ = two_hosts(server_on={Note: calling(fn)})
+    with pytest.raises(DeterminismError) as info:
+        world.inject("srv", Note("go"))
+    assert re.search(rf"{re.escape(str(HERE))}:{line_of(marker)} in ", str(info.value)), \
+        str(info.value)
+    assert not guard.is_active()
+
+
+def test_a_scheduled_callback_is_guarded_too() -> None:
+    world, _, _ = two_hosts()
+    world.schedule(world.now + s(1), lambda _: read_clock())
+    with pytest.raises(DeterminismError, match=rf"time.time\(\) .*:{line_of('guard:time')} "):
+        world.run_for(s(2))
     assert not guard.is_active()
 
 
