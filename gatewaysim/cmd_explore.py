@@ -14,6 +14,7 @@ from typing import Any
 from gatewaysim.properties.explorer import explore
 from gatewaysim.properties.pack import get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
+from gatewaysim.properties.shrink import DEFAULT_REPLAYS
 from gatewaysim.simulator.clock import SECOND, parse_duration
 
 from .args import (
@@ -50,6 +51,9 @@ def add_parser(subparsers: Any) -> None:
                    help="examples per Hypothesis round (default: the profile's)")
     p.add_argument("--seed", type=seed_arg, default=0, metavar="N",
                    help="world seed, also seeds Hypothesis (default: 0)")
+    p.add_argument("--shrink-replays", type=positive, default=DEFAULT_REPLAYS, metavar="N",
+                   help="replays the fault-plan pass may spend on each finding after "
+                        f"Hypothesis's shrink (default: {DEFAULT_REPLAYS})")
     p.add_argument("--out", default="findings", metavar="DIR",
                    help="directory for failure files (default: findings)")
     p.add_argument("--profile", metavar="NAME",
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
         profile=args.profile or default_profile(),
+        shrink_replays=args.shrink_replays,
         progress=sys.stderr,
     )
     print(report.render())

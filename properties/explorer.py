@@ -50,6 +50,7 @@ from .pack import Pack, get_pack
 from .profiles import profile_settings
 from .replay import replay
 from .run import RunSpec
+from .shrink import DEFAULT_REPLAYS, shrink
 from .steps import Step
 
 
@@ -65,6 +66,9 @@ class Finding:
     path: Path | None
     trace_sha256: str = field(repr=False)
     round: int = 1
+    shrunk: bool = True
+    """The fault-plan pass finished: no single deletion, merge or weakening left would make
+    the run smaller. ``False``: its replay budget ran out first."""
 
 
 @frozen
@@ -129,8 +133,9 @@ class ExploreReport:
 
 def findings_table(findings: tuple[Finding, ...]) -> str:
     header = ("invariant", "steps", "time to find", "examples", "failure file")
-    rows = [(f.invariant_id, str(len(f.steps)), f"{f.found_after_s:.1f}s",
-             str(f.examples_to_find), str(f.path) if f.path else "-") for f in findings]
+    rows = [(f.invariant_id, str(len(f.steps)) + ("" if f.shrunk else " (not fully shrunk)"),
+             f"{f.found_after_s:.1f}s", str(f.examples_to_find), str(f.path) if f.path else "-")
+            for f in findings]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = {1, 2, 3}
 
@@ -216,13 +221,16 @@ def explore(
     profile: str = "dev",
     progress: TextIO | None = sys.stderr,
     progress_every_s: float = 5.0,
+    shrink_replays: int = DEFAULT_REPLAYS,
 ) -> ExploreReport:
     """Explore ``pack``/``variant`` for at most ``budget_s`` seconds of wall time.
 
     ``seed`` is the world seed of every run and seeds Hypothesis (round ``k`` uses a seed
     derived from it), so a campaign is repeatable given its seed, profile and budget.
     ``max_examples`` bounds each round (default: the profile's). Failure files go to
-    ``out_dir`` (``None``: write none).
+    ``out_dir`` (``None``: write none). Each finding then goes through the fault-plan pass
+    (:mod:`gatewaysim.properties.shrink`) with ``shrink_replays`` replays of its own, so how
+    small a minimal run is does not depend on the search budget.
     """
     pack = get_pack(pack) if isinstance(pack, str) else pack
     config = pack.config_of(variant)
@@ -262,7 +270,7 @@ def explore(
         for invariant_id in new:
             violation, steps = finals.get(invariant_id) or campaign.best[invariant_id]
             findings[invariant_id] = _record(pack, variant, config, seed, invariant_id,
-                                             violation, steps, campaign, out)
+                                             violation, steps, campaign, out, shrink_replays)
             campaign.say(f"  {campaign.elapsed():6.1f}s  {invariant_id}: minimal run has "
                          f"{len(steps)} steps")
         if out_of_time:
@@ -360,9 +368,13 @@ def _collect(exc: BaseException, pack: str, variant: str,
 
 def _record(pack: Pack, variant: str, config: PackConfig, seed: int, invariant_id: str,
             violation: Violation, steps: tuple[Step, ...], campaign: _Campaign,
-            out: Path | None) -> Finding:
-    """Replay a finding once more (trace hash, and a check that it reproduces) and save it."""
+            out: Path | None, shrink_replays: int) -> Finding:
+    """Shrink a finding's run further (its own budget), replay it once more (trace hash, and
+    a check that it reproduces) and save it."""
     found_after, examples = campaign.first_seen[invariant_id]
+    spec = RunSpec(pack.name, variant, config.to_dict(), seed, steps)
+    shrunk = shrink(spec, violation, replays=shrink_replays)
+    steps, violation = shrunk.steps, shrunk.violation
     spec = RunSpec(pack.name, variant, config.to_dict(), seed, steps)
     failure = Failure(spec, invariant_id, pack.monitor(invariant_id).statement, violation,
                       "0" * 64, found_after, examples, pack.source)
@@ -372,10 +384,10 @@ def _record(pack: Pack, variant: str, config: PackConfig, seed: int, invariant_i
             f"{pack.name}/{variant}: {invariant_id} found by exploration did not reproduce on "
             f"replay (got {result.violation})")
     failure = Failure(spec, invariant_id, failure.statement, violation, result.trace_sha256,
-                      found_after, examples, pack.source)
+                      found_after, examples, pack.source, shrunk.complete)
     path = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         path = write_failure(out / _file_name(pack.name, variant, invariant_id), failure)
     return Finding(invariant_id, steps, violation, found_after, examples, path,
-                   result.trace_sha256, campaign.round)
+                   result.trace_sha256, campaign.round, shrunk.complete)

@@ -54,6 +54,9 @@ class Failure:
     examples: int = field(default=0, repr=False)
     source: str | None = field(default=None, repr=False)
     """``module:attr`` of a pack loaded with ``--pack`` (``None``: an installed pack)."""
+    shrunk: bool = field(default=True, repr=False)
+    """The fault-plan pass finished (``False``: its budget ran out; the run may not be
+    minimal)."""
 
     # The run's parts, read through (a failure *is* a run plus what was found).
     @property
@@ -92,6 +95,7 @@ class Failure:
             "trace_sha256": self.trace_sha256,
             "found_after_s": round(self.found_after_s, 3),
             "examples": self.examples,
+            "shrunk": self.shrunk,
         })
         return out
 
@@ -202,13 +206,17 @@ def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
     if isinstance(found, bool) or not isinstance(found, int | float) or not found >= 0:
         raise _bad(path, "found_after_s must be a number of seconds, 0 or more")
     examples = _count(path, data, "examples", default=0)
+    shrunk = data.get("shrunk", True)
+    if not isinstance(shrunk, bool):
+        raise _bad(path, "shrunk must be true or false")
     spec = RunSpec(pack_name, variant, config, seed, steps)
     return Failure(spec, invariant_id, invariant.statement, violation, sha, float(found),
-                   examples, source)
+                   examples, source, shrunk)
 
 
 _KEYS = frozenset({"format", "version", "pack", "source", "variant", "config", "seed", "steps",
-                   "invariant", "violation", "trace_sha256", "found_after_s", "examples"})
+                   "invariant", "violation", "trace_sha256", "found_after_s", "examples",
+                   "shrunk"})
 
 
 def _find_pack(name: str, source: str | None) -> Pack:

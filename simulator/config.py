@@ -163,7 +163,8 @@ def _default(a: attrs.Attribute) -> Any:
 
 
 def _check_type(cls: type, a: attrs.Attribute, value: Any) -> None:
-    """A JSON value's type against the field's default: ints stay ints, bools stay bools."""
+    """A JSON value's type against the field's default: ints stay ints, bools stay bools,
+    and numbers are not negative unless the field's metadata says ``signed=True``."""
     if a.name in ("fixes", "mutants"):
         return
     default = _default(a)
@@ -184,6 +185,10 @@ def _check_type(cls: type, a: attrs.Attribute, value: Any) -> None:
     if not ok:
         raise ConfigError(f"{cls.__name__}: {a.name} must be {type(default).__name__}, "
                           f"not {value!r}")
+    # Durations, counts and limits are never negative; a field that may be says so.
+    if (isinstance(default, int | float) and not isinstance(default, bool) and value < 0
+            and not a.metadata.get("signed", False)):
+        raise ConfigError(f"{cls.__name__}: {a.name} must not be negative, not {value!r}")
 
 
 __all__ = ["MUTANT_PREFIX", "PackConfig"]

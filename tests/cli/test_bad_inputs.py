@@ -109,7 +109,7 @@ CASES: list[tuple[str, Build, str]] = [
     ("config of the wrong type", failure_with(**{"config.give_up_after": "3"}),
      "give_up_after must be int"),
     ("config out of range", failure_with(**{"config.give_up_after": -5}),
-     "give_up_after must be a positive integer"),
+     "give_up_after must not be negative"),
     ("config null", failure_with(**{"config.give_up_after": None}), "give_up_after"),
     ("unknown config key", failure_with(**{"config.colour": "red"}), "unknown config keys"),
     ("unknown top-level field", failure_with(colour="red"), "unknown fields colour"),

@@ -62,5 +62,9 @@ def test_json_round_trip_and_strict_reading() -> None:
         DemoConfig.from_dict({**data, "timeout_ms": "soon"})
     with pytest.raises(ConfigError, match="timeout_ms must be int"):
         DemoConfig.from_dict({**data, "timeout_ms": True})
+    with pytest.raises(ConfigError, match="timeout_ms must not be negative"):
+        DemoConfig.from_dict({**data, "timeout_ms": -5})
+    with pytest.raises(ConfigError, match="timeout_ms must be int, not None"):
+        DemoConfig.from_dict({**data, "timeout_ms": None})
     with pytest.raises(ConfigError, match="must be a JSON object"):
         DemoConfig.from_dict([1, 2])  # type: ignore[arg-type]
