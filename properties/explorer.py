@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import unittest
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,10 +47,10 @@ from gatewaysim.simulator.rng import derive_seed
 from .failure import Failure, write_failure
 from .machine import OutOfTime, RunRecord, build_machine
 from .monitor import InvariantViolated, Violation
-from .pack import Pack, get_pack
+from .pack import Pack
 from .profiles import profile_settings
 from .replay import replay
-from .run import RunSpec
+from .run import RunSpec, resolve
 from .shrink import DEFAULT_REPLAYS, shrink
 from .steps import Step
 
@@ -69,6 +70,8 @@ class Finding:
     shrunk: bool = True
     """The fault-plan pass finished: no single deletion, merge or weakening left would make
     the run smaller. ``False``: its replay budget ran out first."""
+    from_database: bool = False
+    """First seen replaying the example database (an earlier campaign's failure)."""
 
 
 @frozen
@@ -87,6 +90,8 @@ class ExploreReport:
     coverage: tuple[tuple[str, int], ...] = field(repr=False)
     sometimes: tuple[tuple[str, str, int], ...] = field(default=(), repr=False)
     """Each ``sometimes`` monitor: id, statement, and how many examples reached it."""
+    from_database: tuple[str, ...] = field(default=(), repr=False)
+    """Findings first seen while replaying the example database (earlier campaigns')."""
 
     @property
     def unreached(self) -> tuple[str, ...]:
@@ -122,7 +127,8 @@ class ExploreReport:
             for i, statement, n in self.sometimes:
                 mark = "NEVER REACHED" if n == 0 else str(n)
                 lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
-        lines += ["", f"coverage (fault combinations reached, over {self.examples} examples):"]
+        lines += ["", "coverage (fault combinations: how many of the "
+                      f"{self.examples} examples reached each):"]
         if self.coverage:
             width = max(len(label) for label, _ in self.coverage)
             lines += [f"  {label:<{width}}  {n}" for label, n in self.coverage]
@@ -133,7 +139,8 @@ class ExploreReport:
 
 def findings_table(findings: tuple[Finding, ...]) -> str:
     header = ("invariant", "steps", "time to find", "examples", "failure file")
-    rows = [(f.invariant_id, str(len(f.steps)) + ("" if f.shrunk else " (not fully shrunk)"),
+    rows = [(f.invariant_id + (" (from the database)" if f.from_database else ""),
+             str(len(f.steps)) + ("" if f.shrunk else " (not fully shrunk)"),
              f"{f.found_after_s:.1f}s", str(f.examples_to_find), str(f.path) if f.path else "-")
             for f in findings]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -157,6 +164,15 @@ class _Campaign:
         self.every_s = every_s
         self.next_report = self.start + every_s
         self.examples = 0
+        """Every example run (generated or replayed from the database)."""
+        self.generated = 0
+        """Examples Hypothesis generated (the campaign's bound counts these)."""
+        self.round_examples = 0
+        self.limit: int | None = None
+        """The campaign's example bound: the example after the last one is not started."""
+        self.bounded = False
+        self.phase = "generate"
+        self.from_database: tuple[str, ...] = ()
         self.steps = 0
         self.round = 0
         self.coverage: Counter[str] = Counter()
@@ -177,7 +193,13 @@ class _Campaign:
         if now >= self.deadline:
             self.timed_out = True
             raise OutOfTime
+        if self.phase == "generate" and self.limit is not None and self.generated >= self.limit:
+            self.bounded = True
+            raise OutOfTime
         self.examples += 1
+        if self.phase == "generate":
+            self.generated += 1
+            self.round_examples += 1
         if now >= self.next_report:
             self.next_report = now + self.every_s
             rate = self.examples / max(now - self.start, 1e-9)
@@ -187,13 +209,15 @@ class _Campaign:
 
     def example_finished(self, run: RunRecord) -> None:
         self.steps += len(run.steps)
-        self.coverage.update(run.coverage)
+        self.coverage.update(sorted(run.coverage))  # once per example that reached it
         self.reached.update(run.reached)
         v = run.violation
         if v is None:
             return
         if v.invariant_id not in self.first_seen:
             self.first_seen[v.invariant_id] = (self.elapsed(), self.examples)
+            if self.phase == "database":
+                self.from_database = (*self.from_database, v.invariant_id)
             self.say(f"  {self.elapsed():6.1f}s  found {v.invariant_id} after {self.examples} "
                      f"examples ({len(run.steps)} steps); shrinking")
         best = self.best.get(v.invariant_id)
@@ -211,6 +235,11 @@ def _file_name(pack: str, variant: str, invariant_id: str) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "_", f"{pack}-{variant}-{invariant_id}") + ".json"
 
 
+CI_EXAMPLES = 1000
+"""Generated examples in a campaign under a derandomized profile (``ci``) when none is given:
+enough to find a single-flight race that a few hundred miss, bounded so CI stays short."""
+
+
 def explore(
     pack: str | Pack,
     variant: str = "faithful",
@@ -223,16 +252,20 @@ def explore(
     progress_every_s: float = 5.0,
     shrink_replays: int = DEFAULT_REPLAYS,
 ) -> ExploreReport:
-    """Explore ``pack``/``variant`` for at most ``budget_s`` seconds of wall time.
+    """Explore ``pack``/``variant``: generate examples until ``max_examples`` of them have
+    run (a derandomized profile's default: :data:`CI_EXAMPLES`) or, with no example bound,
+    until ``budget_s`` seconds of wall time are spent.
 
-    ``seed`` is the world seed of every run and seeds Hypothesis (round ``k`` uses a seed
-    derived from it), so a campaign is repeatable given its seed, profile and budget.
-    ``max_examples`` bounds each round (default: the profile's). Failure files go to
-    ``out_dir`` (``None``: write none). Each finding then goes through the fault-plan pass
+    With an example bound the campaign is repeatable: the same pack, variant, seed, profile
+    and bound give the same findings, minimal runs and counts, however loaded the machine;
+    ``budget_s`` is then only a safety stop, reported as ``incomplete``. ``seed`` is the
+    world seed of every run and seeds Hypothesis (round ``k`` uses a seed derived from it).
+    Hypothesis only generates; each finding is then made minimal by the fault-plan pass
     (:mod:`gatewaysim.properties.shrink`) with ``shrink_replays`` replays of its own, so how
-    small a minimal run is does not depend on the search budget.
+    small a minimal run is does not depend on the search either. Failure files go to
+    ``out_dir`` (``None``: write none).
     """
-    pack = get_pack(pack) if isinstance(pack, str) else pack
+    pack = resolve(pack)
     config = pack.config_of(variant)
     base = profile_settings(profile)
     if not budget_s > 0:
@@ -242,51 +275,106 @@ def explore(
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         _check_out(out)
+    total = max_examples if max_examples is not None else (
+        CI_EXAMPLES if base.derandomize else None)
+    _settle_imports()
 
     run_settings = settings(
         base,
-        max_examples=max_examples or base.max_examples,
         report_multiple_bugs=True,
-        # The explain phase re-runs the minimal example many times to annotate which parts
-        # mattered. The failure file and its replay already show that, and on a stateful
-        # machine the phase took most of a campaign's budget, cutting shrinking short.
-        phases=[phase for phase in base.phases if phase is not Phase.explain],
+        # Generation only: a round ends at its first bug (Hypothesis would otherwise keep
+        # searching for a wall-clock while), and shrinking is the fault-plan pass's, with a
+        # budget of replays rather than of seconds. No explain phase either: the failure file
+        # and its replay show what mattered.
+        phases=[Phase.generate],
         verbosity=Verbosity.quiet,
         deadline=None,
         suppress_health_check=[*base.suppress_health_check, HealthCheck.too_slow,
                                HealthCheck.filter_too_much],
     )
     campaign = _Campaign(budget_s, progress, progress_every_s)
+    campaign.limit = total
+    bound = f"{total} examples" if total is not None else f"budget {budget_s:g}s"
     campaign.say(f"exploring {pack.name} (variant {variant}, profile {profile}, seed {seed}, "
-                 f"budget {budget_s:g}s)")
+                 f"{bound})")
     findings: dict[str, Finding] = {}
-    stopped = "budget spent"
+    stopped = "budget spent" if total is None else "example bound reached"
+    if base.database is not None and Phase.reuse in base.phases:
+        # Examples that failed in earlier campaigns first: a regression shows at once.
+        campaign.phase = "database"
+        reuse = settings(run_settings, phases=[Phase.reuse])
+        finals, _ = _run_round(pack, variant, config, seed, (), reuse, campaign)
+        _record_new(findings, finals, pack, variant, config, seed, campaign, out,
+                    shrink_replays)
+        campaign.phase = "generate"
     while True:
+        if total is not None and campaign.generated >= total:
+            break
         campaign.round += 1
         muted = tuple(findings)
-        finals, out_of_time = _run_round(pack, variant, config, seed, muted, run_settings,
-                                         campaign)
-        new = [i for i in campaign.first_seen if i not in findings]
-        for invariant_id in new:
-            violation, steps = finals.get(invariant_id) or campaign.best[invariant_id]
-            findings[invariant_id] = _record(pack, variant, config, seed, invariant_id,
-                                             violation, steps, campaign, out, shrink_replays)
-            campaign.say(f"  {campaign.elapsed():6.1f}s  {invariant_id}: minimal run has "
-                         f"{len(steps)} steps")
+        left = total - campaign.generated if total is not None else base.max_examples
+        finals, out_of_time = _run_round(pack, variant, config, seed, muted,
+                                         settings(run_settings, max_examples=left), campaign)
+        new = _record_new(findings, finals, pack, variant, config, seed, campaign, out,
+                          shrink_replays)
         if out_of_time:
+            stopped = (f"incomplete: the wall-clock safety stop ({budget_s:g}s) came first"
+                       if total is not None else "budget spent")
             break
-        if not new and (base.derandomize or max_examples is not None):
-            stopped = "a round found nothing new"
+        if total is None and campaign.elapsed() >= budget_s:
             break
-        if campaign.elapsed() >= budget_s:
+        if total is not None and not new and campaign.round_examples < left:
+            stopped = "every example this search can draw was drawn"
             break
     sometimes = tuple((m.id, m.statement, campaign.reached[m.id])
                       for m in pack.monitors if m.kind == "sometimes")
     return ExploreReport(
-        pack.name, variant, seed, profile, budget_s, campaign.elapsed(), campaign.examples,
+        pack.name, variant, seed, profile, budget_s, campaign.elapsed(), campaign.generated,
         campaign.steps, campaign.round, stopped, tuple(findings.values()),
-        tuple(sorted(campaign.coverage.items())), sometimes,
+        tuple(sorted(campaign.coverage.items())), sometimes, campaign.from_database,
     )
+
+
+def _record_new(findings: dict[str, Finding],
+                finals: dict[str, tuple[Violation, tuple[Step, ...]]], pack: Pack,
+                variant: str, config: PackConfig, seed: int, campaign: _Campaign,
+                out: Path | None, shrink_replays: int) -> list[str]:
+    """Shrink, replay and save every invariant first seen in the round just run."""
+    new = [i for i in campaign.first_seen if i not in findings]
+    for invariant_id in new:
+        violation, steps = finals.get(invariant_id) or campaign.best[invariant_id]
+        findings[invariant_id] = _record(pack, variant, config, seed, invariant_id,
+                                         violation, steps, campaign, out, shrink_replays)
+        campaign.say(f"  {campaign.elapsed():6.1f}s  {invariant_id}: minimal run has "
+                     f"{len(findings[invariant_id].steps)} steps")
+    return new
+
+
+def _settle_imports() -> None:
+    """Import every gatewaysim module before a campaign.
+
+    Hypothesis sometimes draws a constant it found in the source of *local* modules loaded
+    at the time, so which of our modules happen to be imported (the command line imports
+    different ones than pytest or a notebook) would change what a derandomized campaign
+    draws. With all of them loaded, it draws the same wherever it runs.
+    """
+    import importlib
+    import pkgutil
+
+    import gatewaysim
+
+    for info in pkgutil.walk_packages(gatewaysim.__path__, "gatewaysim.",
+                                      onerror=lambda _name: None):
+        if info.name in _SKIP_IMPORT or info.name.startswith(_SKIP_PREFIXES):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception:  # an optional extra that is not installed: not ours to load
+            continue
+
+
+_SKIP_IMPORT = frozenset({"gatewaysim.__main__"})
+_SKIP_PREFIXES = ("gatewaysim.real.", "gatewaysim.pytest_plugin")
 
 
 def _check_out(out: Path) -> None:
@@ -333,6 +421,7 @@ def _run_round(
     run_settings: settings, campaign: _Campaign,
 ) -> tuple[dict[str, tuple[Violation, tuple[Step, ...]]], bool]:
     """One Hypothesis run; returns the shrunk violations it reported and whether time ran out."""
+    campaign.round_examples = 0
     machine = build_machine(pack, config, seed, variant=variant, muted=muted,
                             observer=campaign)
     machine = hypothesis_seed(derive_seed(seed, f"explore round {campaign.round}"))(machine)
@@ -348,6 +437,9 @@ def _run_round(
         # drawing at once, unlike the examples it had seen with that prefix): still a stop.
         if campaign.timed_out:
             return finals, True
+        if campaign.bounded or isinstance(exc, unittest.SkipTest):
+            # SkipTest: the database had no example to replay (a first campaign).
+            return finals, False
         _collect(exc, pack.name, variant, finals)
     return finals, False
 
@@ -390,4 +482,5 @@ def _record(pack: Pack, variant: str, config: PackConfig, seed: int, invariant_i
         out.mkdir(parents=True, exist_ok=True)
         path = write_failure(out / _file_name(pack.name, variant, invariant_id), failure)
     return Finding(invariant_id, steps, violation, found_after, examples, path,
-                   result.trace_sha256, campaign.round, shrunk.complete)
+                   result.trace_sha256, campaign.round, shrunk.complete,
+                   invariant_id in campaign.from_database)

@@ -60,7 +60,12 @@ class Pack:
     """Variant name -> config factory; default: the config class's presets and mutants."""
     default_variant: str = "faithful"
     readme: str | None = field(default=None, repr=False)
-    """The pack's README, relative to the module that defines the manifest."""
+    """The pack's README, relative to the folder of the driver's module."""
+    state_tables: tuple[Any, ...] = field(default=(), converter=tuple, repr=False)
+    """Transition tables the conformance kit checks for completeness: objects or modules
+    with ``STATES``, ``EVENTS``, ``TABLE`` ((state, event) -> row) and optionally
+    ``UNREACHABLE`` ((state, event) -> why it cannot occur); see
+    :mod:`gatewaysim.testing.tables`."""
     source: str | None = field(default=None, eq=False, repr=False)
     """``module:attr`` it was loaded from with ``--pack`` (``None``: an installed pack)."""
 
@@ -291,5 +296,10 @@ def register(pack: Pack) -> Pack:
     return pack
 
 
+def unregister(name: str) -> None:
+    """Forget a pack registered in this process (an installed pack is found again later)."""
+    _LOADED.pop(name, None)
+
+
 __all__ = ["GROUP", "Pack", "find_scenario", "get_pack", "load_pack", "loadable_packs",
-           "pack_names", "register"]
+           "pack_names", "register", "unregister"]

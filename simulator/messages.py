@@ -108,6 +108,25 @@ class HttpResponse(Input):
 
 
 @frozen
+class HttpResponseWithHeaders(HttpResponse):
+    """A response that carries headers (``Retry-After`` on a 429). Opt-in: a node that
+    answers with :class:`HttpRespondWithHeaders`, or the network's rate limiter, sends one;
+    ``case HttpResponse()`` matches it too."""
+
+    headers: dict = field(factory=dict)
+
+
+@frozen
+class BrowserOffline(Input):
+    """The host's network went away (the browser's ``offline`` event)."""
+
+
+@frozen
+class BrowserOnline(Input):
+    """The host's network came back (the browser's ``online`` event)."""
+
+
+@frozen
 class HttpFailed(Input):
     """The exchange failed below HTTP: peer down, partitioned, connection lost, timed out."""
 
@@ -211,6 +230,14 @@ class HttpRespond(Effect):
     req: str
     status: int
     body: Any = None
+
+
+@frozen
+class HttpRespondWithHeaders(HttpRespond):
+    """:class:`HttpRespond` with response headers; the client gets
+    :class:`HttpResponseWithHeaders`."""
+
+    headers: dict = field(factory=dict)
 
 
 @frozen

@@ -20,13 +20,37 @@ believing it is still OPEN until it sends (then it learns, after ``rto``). A
 breaks the connection the same way (the sender learns after ``rto``, the receiver finds
 out when it sends). ``crash`` of a host is applied by the world: every connection it has
 breaks, peers see 1006 after ``crash_detect``.
+
+Opt-in additions (a default :class:`NetworkConfig` and links set with :meth:`Network.set_link`
+behave exactly as before, draw for draw):
+
+* A link may be *lossy* (:meth:`Network.set_link_quality`): each HTTP request or response leg,
+  and each upgrade, crossing it is lost with the link's probability, drawn from the link's
+  own named rng stream (``link:a->b``), so adding a lossy link never shifts another draw. A
+  lost HTTP leg fails the exchange as an unreachable peer does; a lost upgrade fails after
+  ``connect_timeout``. WebSocket frames on an open connection ride TCP, which retransmits,
+  so they are not lost unless the link says ``frames=True`` (a datagram-like link).
+* A link may draw its latency from a distribution (:class:`Uniform`, :class:`ShiftedExponential`)
+  instead of ``latency + jitter``; FIFO per direction still holds.
+* A host may be *offline* (:meth:`Network.go_offline`): like a partition from every host,
+  including hosts created later. The world tells the node with ``BrowserOffline`` /
+  ``BrowserOnline``.
+* A host may be *rate limited* (:meth:`Network.rate_limit`): the next ``n`` HTTP requests
+  reaching it are answered ``429`` with a ``Retry-After`` header by the network, on the
+  host's behalf (a proxy or API gateway in front of it).
+* ``NetworkConfig(hold_in_flight=True)``: a frame already on the wire when a partition starts
+  is held (TCP keeps retransmitting it) and arrives after the heal if its connection still
+  lives; it is lost with the connection if that dies first. Off by default: frames in flight
+  then arrive during the partition, as they always did.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from .clock import MS, SECOND, Time
 from .errors import ConfigError
@@ -36,6 +60,7 @@ from .messages import (
     HttpFailed,
     HttpRequestReceived,
     HttpResponse,
+    HttpResponseWithHeaders,
     Send,
     WsClosed,
     WsMessage,
@@ -53,10 +78,66 @@ _MSG = "msg"  # a frame's kind: "open", "msg" or "close"
 CLIENT, SERVER = "client", "server"
 
 
+@frozen
+class Uniform:
+    """One-way latency drawn uniformly from ``[lo, hi]`` (integer microseconds)."""
+
+    lo: Time
+    hi: Time
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.lo <= self.hi:
+            raise ConfigError(f"Uniform latency needs 0 <= lo <= hi, got {self.lo}, {self.hi}")
+
+    def sample(self, rng: random.Random) -> Time:
+        return rng.randint(self.lo, self.hi)
+
+
+@frozen
+class ShiftedExponential:
+    """``base`` plus an exponential tail of mean ``mean``, cut at ``base + cap_means * mean``:
+    the long-tailed shape of a congested or mobile link."""
+
+    base: Time
+    mean: Time
+    cap_means: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if self.base < 0 or self.mean < 0 or self.cap_means < 1:
+            raise ConfigError(f"ShiftedExponential needs base, mean >= 0 and cap_means >= 1, "
+                              f"got {self.base}, {self.mean}, {self.cap_means}")
+
+    def sample(self, rng: random.Random) -> Time:
+        if self.mean == 0:
+            return self.base
+        tail = min(rng.expovariate(1.0 / self.mean), float(self.cap_means * self.mean))
+        return self.base + int(tail)
+
+
+LatencyDistribution = Uniform | ShiftedExponential
+
+
 @define
 class LinkParams:
     latency: Time
     jitter: Time = 0
+    loss: float = 0.0  # probability that one message crossing the link is lost
+    frames: bool = False  # loss applies to WebSocket frames too (not only HTTP and upgrades)
+    dist: LatencyDistribution | None = None  # overrides latency + jitter when set
+    rng: random.Random | None = field(default=None, repr=False)  # the link's named stream
+
+    @property
+    def special(self) -> bool:
+        """Loss or a distribution: the link needs its own rng stream."""
+        return self.dist is not None or self.loss > 0
+
+
+@define(eq=False)
+class RateLimit:
+    """Answer the next ``remaining`` requests to a host with 429 and ``Retry-After``."""
+
+    remaining: int
+    retry_after: Time
 
 
 @define
@@ -69,6 +150,7 @@ class NetworkConfig:
     crash_detect: Time = 10 * MS  # a crashed host's peers see 1006 after this (RST)
     connect_timeout: Time = 10 * SECOND  # an upgrade across a partition fails after this
     http_unreachable: Time = 5 * SECOND  # an HTTP exchange across a partition fails after this
+    hold_in_flight: bool = False  # frames in flight when a partition starts wait for the heal
 
 
 @define(eq=False)
@@ -90,6 +172,8 @@ class Connection:
     last_arrival: dict[str, Time] = field(factory=dict)  # per direction, for FIFO
     opened_at: Time | None = None
     seq: int = 0  # creation order: ``get_websockets`` lists oldest first
+    # Frames held at a partition (``hold_in_flight``), per receiving end, in arrival order.
+    held: dict[str, list[tuple[str, Any]]] = field(factory=dict)
 
     def state_of(self, end: str) -> str | None:
         return self.client_state if end == CLIENT else self.server_state
@@ -135,6 +219,9 @@ class Network:
         # so a listing does not scan every connection in the world.
         self._listed: dict[str, dict[Connection, None]] = {}
         self._opened = 0
+        self.offline: set[str] = set()
+        self.rate_limits: dict[str, RateLimit] = {}
+        self._holding: dict[Connection, None] = {}  # connections with held frames
 
     # ---------------------------------------------------------------- links and faults
     def latency(self, a: str, b: str) -> Time:
@@ -143,19 +230,79 @@ class Network:
         if link is None:
             base, jitter = self.config.latency, self.config.jitter
         else:
+            if link.dist is not None:
+                return link.dist.sample(self._link_rng(a, b, link))
             base, jitter = link.latency, link.jitter
         return base + (self.rng.randint(0, jitter) if jitter else 0)
+
+    def _link_rng(self, a: str, b: str, link: LinkParams) -> random.Random:
+        if link.rng is None:
+            link.rng = self.world.rng.stream(f"link:{a}->{b}")
+        return link.rng
+
+    def lost(self, a: str, b: str) -> bool:
+        """Whether one message from ``a`` to ``b`` is lost now (a draw only on a lossy link)."""
+        link = self.links.get((a, b)) if self.links else None
+        if link is None or link.loss <= 0:
+            return False
+        return self._link_rng(a, b, link).random() < link.loss
 
     def set_link(self, a: str, b: str, latency: Time, jitter: Time = 0, both: bool = True) -> None:
         if latency < 0 or jitter < 0:
             raise ConfigError(f"link {a}->{b}: latency and jitter must be >= 0, "
                               f"got {latency} and {jitter}")
-        self.links[(a, b)] = LinkParams(latency, jitter)
-        if both:
-            self.links[(b, a)] = LinkParams(latency, jitter)
+        for key in ((a, b), (b, a)) if both else ((a, b),):
+            old = self.links.get(key)
+            if old is not None and old.special:  # keep loss and distribution, change the rest
+                old.latency, old.jitter = latency, jitter
+            else:
+                self.links[key] = LinkParams(latency, jitter)
+
+    def set_link_quality(self, a: str, b: str, *, loss: float | None = None,
+                         frames: bool | None = None,
+                         dist: LatencyDistribution | bool | None = False,
+                         both: bool = True) -> None:
+        """Make the link lossy and/or give it a latency distribution (opt-in).
+
+        ``loss`` is a probability in ``[0, 1]``; ``dist=None`` removes a distribution,
+        ``dist=False`` (the default) leaves it as it is. Arguments left out keep their values.
+        """
+        if loss is not None and not 0.0 <= loss <= 1.0:
+            raise ConfigError(f"link {a}->{b}: loss must be a probability, got {loss}")
+        for key in ((a, b), (b, a)) if both else ((a, b),):
+            link = self.links.get(key)
+            if link is None:
+                link = LinkParams(self.config.latency, self.config.jitter)
+                self.links[key] = link
+            if loss is not None:
+                link.loss = float(loss)
+            if frames is not None:
+                link.frames = frames
+            if dist is not False:
+                link.dist = dist  # type: ignore[assignment]
 
     def is_blocked(self, a: str, b: str) -> bool:
+        if self.offline and (a in self.offline or b in self.offline):
+            return True
         return bool(self.blocked) and (a, b) in self.blocked
+
+    def go_offline(self, host: str) -> None:
+        """``host`` loses its network: a partition from every host, present and future."""
+        self.offline.add(host)
+
+    def go_online(self, host: str) -> None:
+        self.offline.discard(host)
+        self._release_held()
+
+    def rate_limit(self, host: str, requests: int, retry_after: Time) -> None:
+        """The next ``requests`` HTTP requests reaching ``host`` get 429 (0: lift the limit)."""
+        if requests < 0 or retry_after < 0:
+            raise ConfigError(f"rate limit needs requests >= 0 and retry_after >= 0, got "
+                              f"{requests} and {retry_after}")
+        if requests == 0:
+            self.rate_limits.pop(host, None)
+        else:
+            self.rate_limits[host] = RateLimit(requests, retry_after)
 
     def partition(self, a: str, b: str, one_way: bool = False) -> None:
         self.blocked.add((a, b))
@@ -165,9 +312,11 @@ class Network:
     def heal(self, a: str | None = None, b: str | None = None) -> None:
         if a is None:
             self.blocked.clear()
+            self._release_held()
             return
         self.blocked.discard((a, b))  # type: ignore[arg-type]
         self.blocked.discard((b, a))  # type: ignore[arg-type]
+        self._release_held()
 
     def _sys(self, actor: str, type_: str, **data: Any) -> None:
         self.world.trace.emit(self.world.now, actor, SYS, type_, data)
@@ -217,6 +366,8 @@ class Network:
         if conn.broken:
             return
         conn.broken = True
+        if conn.held:
+            self._drop_held(conn)
         for end in (CLIENT, SERVER):
             if conn.state_of(end) in (None, CLOSED) or end in conn.notified:
                 continue  # gone, or already being told
@@ -275,6 +426,8 @@ class Network:
                     self._unlist(conn)
                 if conn.server is None and conn.target == host and conn.client != host:
                     conn.broken = True
+                    if conn.held:
+                        self._drop_held(conn)
                     if conn.client_state == CONNECTING:
                         conn.client_state = CLOSED
                         self._deliver_at(self.world.now + detect, conn.client,
@@ -321,6 +474,13 @@ class Network:
             conn.client_state = CLOSED
             self._deliver_at(now + self.latency(frm, to) * 2, conn.client,
                              WsRejected(conn.id, 0, "connection refused"))
+            return
+        if self.links and self.lost(frm, to):
+            self._sys(frm, "upgrade.lost", conn=conn.id, to=to)
+            conn.broken = True
+            conn.client_state = CLOSED
+            self._deliver_at(now + self.config.connect_timeout, conn.client,
+                             WsRejected(conn.id, 0, "unreachable"))
             return
         self.world.schedule(now + self.latency(frm, to), self._arrive_upgrade, (conn, to))
 
@@ -414,7 +574,8 @@ class Network:
                 self._tell_closed(conn, end, self.config.rto, CLOSE_ABNORMAL, "transport dead",
                                   False)
             return
-        if self.blocked and (src, dst) in self.blocked:
+        if (self.blocked and (src, dst) in self.blocked) or (
+                self.offline and (src in self.offline or dst in self.offline)):
             self._sys(src, "frame.lost", conn=conn.id, why="partitioned")
             self._break(conn, {end: self.config.rto}, "partitioned")
             return
@@ -426,6 +587,13 @@ class Network:
             base, jitter = config.latency, config.jitter
         else:
             base, jitter = link.latency, link.jitter
+            if link.special:
+                if link.frames and what == _MSG and self.lost(src, dst):
+                    self._sys(src, "frame.lost", conn=conn.id, why="link loss")
+                    return
+                if link.dist is not None:
+                    base = link.dist.sample(self._link_rng(src, dst, link))
+                    jitter = 0
         arrival = scheduler.now + base + (self.rng.randint(0, jitter) if jitter else 0)
         last_arrival = conn.last_arrival
         last = last_arrival.get(end, 0)
@@ -441,6 +609,8 @@ class Network:
         """A message frame reaches ``end``: the common case, kept apart from open and close."""
         conn, end, value = arg
         if conn.broken:
+            return
+        if self.config.hold_in_flight and self._hold(conn, end, _MSG, value):
             return
         if end == SERVER:
             host, state = conn.server, conn.server_state
@@ -461,6 +631,8 @@ class Network:
     def _arrive_frame(self, arg: tuple[Connection, str, str, Any]) -> None:
         conn, end, what, value = arg
         if conn.broken:
+            return
+        if self.config.hold_in_flight and self._hold(conn, end, what, value):
             return
         host = conn.host_of(end)
         assert host is not None
@@ -487,6 +659,63 @@ class Network:
             if state == OPEN:  # echo the close frame back, as a WebSocket stack does
                 self._send_dir(conn, end, "close", (code, reason))
             self._gc()
+
+    # ---------------------------------------------------------------- held frames
+    def _hold(self, conn: Connection, end: str, what: str, value: Any) -> bool:
+        """Hold a frame reaching ``end`` across a partition (``hold_in_flight`` only).
+
+        A frame also waits behind frames already held for the same end (FIFO).
+        """
+        src = conn.server if end == CLIENT else conn.client
+        dst = conn.host_of(end)
+        queue = conn.held.get(end)
+        if not queue and not (src is not None and dst is not None and self.is_blocked(src, dst)):
+            return False
+        conn.held.setdefault(end, []).append((what, value))
+        self._holding[conn] = None
+        self._sys(src or "world", "frame.held", conn=conn.id, to=dst)
+        return True
+
+    def _drop_held(self, conn: Connection) -> None:
+        """The connection died: what it held dies with it."""
+        for end, queue in conn.held.items():
+            for _ in queue:
+                self._sys(conn.host_of(end) or "world", "frame.lost", conn=conn.id,
+                          why="connection died while the frame was held")
+        conn.held.clear()
+        self._holding.pop(conn, None)
+
+    def _release_held(self) -> None:
+        """After a heal: held frames whose path is open again continue, in order."""
+        if not self._holding:
+            return
+        for conn in list(self._holding):
+            if conn.broken:
+                self._drop_held(conn)
+                continue
+            for end in (CLIENT, SERVER):
+                queue = conn.held.get(end)
+                if not queue:
+                    continue
+                src = conn.server if end == CLIENT else conn.client
+                dst = conn.host_of(end)
+                assert src is not None and dst is not None
+                if self.is_blocked(src, dst):
+                    continue
+                del conn.held[end]
+                sender = SERVER if end == CLIENT else CLIENT
+                scheduler = self.world.scheduler
+                for what, value in queue:
+                    arrival = max(scheduler.now + self.latency(src, dst),
+                                  conn.last_arrival.get(sender, 0))
+                    conn.last_arrival[sender] = arrival
+                    self._sys(src, "frame.released", conn=conn.id, to=dst)
+                    if what == _MSG:
+                        scheduler.call_at(arrival, self._arrive_msg, (conn, end, value))
+                    else:
+                        scheduler.call_at(arrival, self._arrive_frame, (conn, end, what, value))
+            if not conn.held:
+                self._holding.pop(conn, None)
 
     def close(self, host: str, conn_id: str, code: int, reason: str) -> None:
         conn = self.conns.get(conn_id)
@@ -556,6 +785,10 @@ class Network:
         if not self.world.host_reachable(to, "request"):
             self._fail_later(ex, self.latency(client, to) * 2, "connection refused")
             return
+        if self.links and self.lost(client, to):
+            self._sys(client, "http.lost", req=req, leg="request")
+            self._fail_later(ex, self.config.http_unreachable, "lost")
+            return
         inp = HttpRequestReceived(req, client, method, path, dict(headers), body)
         self.world.schedule(now + self.latency(client, to), self._arrive_request, (ex, inp))
 
@@ -566,9 +799,21 @@ class Network:
         if not self.world.contact(ex.server, "request"):
             self._fail_later(ex, self.latency(ex.server, ex.client), "connection refused")
             return
+        if self.rate_limits:
+            limit = self.rate_limits.get(ex.server)
+            if limit is not None and limit.remaining > 0:
+                limit.remaining -= 1
+                if limit.remaining == 0:
+                    del self.rate_limits[ex.server]
+                seconds = str(math.ceil(limit.retry_after / SECOND))
+                self._sys(ex.server, "http.rate_limited", req=ex.req, retry_after=seconds)
+                self.respond(ex.server, ex.req, 429, {"error": "Too Many Requests"},
+                             {"Retry-After": seconds})
+                return
         self.world.deliver_now(ex.server, inp)
 
-    def respond(self, server: str, req: str, status: int, body: Any) -> None:
+    def respond(self, server: str, req: str, status: int, body: Any,
+                headers: dict | None = None) -> None:
         ex = self.exchanges.get(req)
         if ex is None or ex.done or ex.server != server:
             self._sys(server, "response.dropped", req=req)
@@ -576,9 +821,14 @@ class Network:
         if self.is_blocked(server, ex.client):
             self._fail_later(ex, self.config.http_unreachable, "unreachable")
             return
+        if self.links and self.lost(server, ex.client):
+            self._sys(server, "http.lost", req=req, leg="response")
+            self._fail_later(ex, self.config.http_unreachable, "lost")
+            return
         self._finish(ex)
-        self._deliver_at(self.world.now + self.latency(server, ex.client), ex.client,
-                         HttpResponse(req, status, body))
+        response = (HttpResponse(req, status, body) if headers is None
+                    else HttpResponseWithHeaders(req, status, body, dict(headers)))
+        self._deliver_at(self.world.now + self.latency(server, ex.client), ex.client, response)
 
     def _finish(self, ex: Exchange) -> None:
         ex.done = True

@@ -26,6 +26,8 @@ from .clock import Time
 from .errors import ConfigError, DeterminismError, FailedWithEffects, SimulationError
 from .messages import (
     AcceptConnection,
+    BrowserOffline,
+    BrowserOnline,
     CancelTimer,
     CloseConnection,
     DeleteAlarm,
@@ -33,6 +35,7 @@ from .messages import (
     ForwardConnection,
     HttpRequest,
     HttpRespond,
+    HttpRespondWithHeaders,
     Input,
     Note,
     OpenConnection,
@@ -51,7 +54,7 @@ from .messages import (
     WsOpened,
     WsRejected,
 )
-from .network import Network, NetworkConfig
+from .network import LatencyDistribution, Network, NetworkConfig
 from .node import HostContext, SansIONode
 from .rng import RngStreams
 from .scheduler import Scheduler
@@ -152,6 +155,8 @@ class World:
             HttpRequest: lambda h, e: self.network.request(
                 h, e.req, e.to, e.method, e.path, e.headers, e.body, e.timeout),
             HttpRespond: lambda h, e: self.network.respond(h, e.req, e.status, e.body),
+            HttpRespondWithHeaders: lambda h, e: self.network.respond(
+                h, e.req, e.status, e.body, e.headers),
             SetAlarm: lambda h, e: self.alarms.set(h, e.at),
             DeleteAlarm: lambda h, e: self.alarms.delete(h),
             StoragePut: lambda h, e: self.hosts[h].storage.__setitem__(e.key, _stored(e.value)),
@@ -166,8 +171,20 @@ class World:
         return self.scheduler.now
 
     def schedule(self, when: Time, fn: Callable[[Any], object], arg: Any = None) -> list:
-        """Schedule a kernel callback; returns the raw entry (set ``entry[2] = None`` to cancel)."""
-        return self.scheduler.call_at(when, fn, arg)
+        """Schedule a callback; returns the raw entry (set ``entry[2] = None`` to cancel).
+
+        The callback runs under the determinism guard like a node's ``handle``: a scenario's
+        scripted fault is simulated code too.
+        """
+
+        def guarded(value: Any) -> object:
+            _guard_state["active"] += 1
+            try:
+                return fn(value)
+            finally:
+                _guard_state["active"] -= 1
+
+        return self.scheduler.call_at(when, guarded, arg)
 
     def run_until(self, until: Time) -> int:
         return self.scheduler.run_until(until, self.max_events)
@@ -413,6 +430,44 @@ class World:
     def slow_link(self, a: str, b: str, latency: Time, jitter: Time = 0, both: bool = True) -> None:
         self.fault("slow_link", a=a, b=b, latency=latency, jitter=jitter, both=both)
         self.network.set_link(a, b, latency, jitter, both)
+
+    def lossy_link(self, a: str, b: str, loss: float, *, frames: bool = False,
+                   both: bool = True) -> None:
+        """Each message crossing the link is lost with probability ``loss`` (0 heals it).
+
+        Draws come from the link's own rng stream; see :mod:`~gatewaysim.simulator.network`.
+        """
+        self.fault("lossy_link", a=a, b=b, loss=loss, frames=frames, both=both)
+        self.network.set_link_quality(a, b, loss=loss, frames=frames, both=both)
+
+    def latency_distribution(self, a: str, b: str, dist: LatencyDistribution | None,
+                             both: bool = True) -> None:
+        """Draw the link's one-way latency from ``dist`` (``None``: back to latency+jitter)."""
+        self.fault("latency_distribution", a=a, b=b, dist=dist, both=both)
+        self.network.set_link_quality(a, b, dist=dist, both=both)
+
+    def go_offline(self, address: str) -> None:
+        """The host loses its network and is told so (``BrowserOffline``)."""
+        if address in self.network.offline:
+            return
+        self.fault("offline", host=address)
+        self.network.go_offline(address)
+        if self.host_up(address):
+            self.deliver_now(address, BrowserOffline())
+
+    def go_online(self, address: str) -> None:
+        """The host's network comes back and it is told so (``BrowserOnline``)."""
+        if address not in self.network.offline:
+            return
+        self.fault("online", host=address)
+        self.network.go_online(address)
+        if self.host_up(address):
+            self.deliver_now(address, BrowserOnline())
+
+    def rate_limit(self, address: str, requests: int, retry_after: Time) -> None:
+        """The next ``requests`` HTTP requests to ``address`` get 429 + ``Retry-After``."""
+        self.fault("rate_limit", host=address, requests=requests, retry_after=retry_after)
+        self.network.rate_limit(address, requests, retry_after)
 
     def crash(self, address: str) -> None:
         """The host dies: memory and timers lost, connections broken, storage and alarm kept."""
