@@ -17,6 +17,7 @@ itself in one line and never breaks the others.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -286,8 +287,10 @@ def find_scenario(name: str) -> tuple[Pack, Scenario]:
             if sc.name == name:
                 return pack, sc
             known.append(sc.name)
-    raise ConfigError(f"unknown scenario {name!r}; known scenarios: "
-                      f"{', '.join(sorted(known)) or 'none'}")
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ConfigError(f"unknown scenario {name!r} ({hint}'gatewaysim run --list' names all "
+                      f"{len(known)})")
 
 
 def register(pack: Pack) -> Pack:

@@ -124,7 +124,7 @@ def assert_one_line_error(status: int, out: str, err: str) -> str:
 
 def test_unknown_scenario_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     line = assert_one_line_error(*run_out(capsys, "no-such-scenario"))
-    assert "no-such-scenario" in line and "echo" in line
+    assert "no-such-scenario" in line and "--list" in line
 
 
 def test_missing_scenario_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
