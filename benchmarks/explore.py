@@ -84,8 +84,8 @@ def main() -> int:
     rows.append(("trivial", Trivial.examples, Trivial.steps, trivial_s))
     for variant in ("fixed", "faithful"):
         count = _Count()
-        machine = build_machine(pack.driver, pack.config(variant), 0, muted=[
-            inv.id for inv in pack.invariants], observer=count)
+        machine = build_machine(pack, pack.config_of(variant), 0, variant=variant, muted=[
+            m.id for m in pack.monitors], observer=count)
         elapsed = _timed(lambda m=machine: run_state_machine_as_test(
             m, settings=_settings(examples)))
         rows.append((f"lumenize ({variant})", count.examples, count.steps, elapsed))

@@ -361,16 +361,18 @@ def _settle_imports() -> None:
     import importlib
     import pkgutil
 
-    import gatewaysim
-
-    for info in pkgutil.walk_packages(gatewaysim.__path__, "gatewaysim.",
-                                      onerror=lambda _name: None):
-        if info.name in _SKIP_IMPORT or info.name.startswith(_SKIP_PREFIXES):
-            continue
-        try:
-            importlib.import_module(info.name)
-        except Exception:  # an optional extra that is not installed: not ours to load
-            continue
+    roots = ("gatewaysim", "gatewaysim.simulator", "gatewaysim.models", "gatewaysim.properties")
+    for root in roots:  # the folders install apart, so each is walked on its own
+        package = importlib.import_module(root)
+        for info in sorted(pkgutil.walk_packages(package.__path__, f"{root}.",
+                                                 onerror=lambda _name: None),
+                           key=lambda i: i.name):
+            if info.name in _SKIP_IMPORT or info.name.startswith(_SKIP_PREFIXES):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # an optional extra that is not installed: not ours to load
+                continue
 
 
 _SKIP_IMPORT = frozenset({"gatewaysim.__main__"})

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import define, field, frozen
+
 from gatewaysim.simulator.clock import Time
 from gatewaysim.simulator.messages import (
     CloseConnection,
@@ -158,6 +159,7 @@ class LumenizeClient(Node):
         origin: str = "https://app.lumenize.local",
         subscribe_to: tuple[str, ...] = ("doc/main",),
         auto_connect: bool = True,
+        tab_id_stored: bool = False,
     ) -> None:
         super().__init__(ctx)
         self.config = config
@@ -167,6 +169,9 @@ class LumenizeClient(Node):
         self.origin = origin
         self.subscribe_to = tuple(subscribe_to)
         self.auto_connect = auto_connect
+        # sessionStorage already holds the tab id (a reloaded or duplicated tab): the first
+        # connect then runs the 50 ms BroadcastChannel probe; a fresh tab stores one at once.
+        self.tab_id_stored = tab_id_stored
 
         self.state = table.DISCONNECTED
         self.access_token: str | None = None
@@ -290,10 +295,10 @@ class LumenizeClient(Node):
         return [*self._stop_heartbeat(), Note("login_required", {"code": code, "reason": reason})]
 
     def _on_close_expired(self, now: Time, **_: Any) -> list[Effect]:
-        # Section 2.1 "close 4401": drop the token and call refreshToken() directly (not
-        # de-duplicated, section 2.3); the state stays as it is until the refresh ends.
+        # Section 2.1 "close 4401": drop the token (the claims stay, as in the real
+        # handleClose) and call refreshToken() directly (not de-duplicated, section 2.3);
+        # the state stays as it is until the refresh ends.
         self.access_token = None
-        self.claims = None
         effects = self._stop_heartbeat()
         req, start = self._start_refresh(now, "token_expired")
         self.refreshes[req].waiters.append(REAUTH)
@@ -317,7 +322,6 @@ class LumenizeClient(Node):
         # it, refresh once (connectInternal sees no token) and retry at once.
         self.upgrade_401_retried = True
         self.access_token = None
-        self.claims = None
         return self._connect_internal(now)
 
     def _on_disconnect(self, now: Time, **_: Any) -> list[Effect]:
@@ -350,9 +354,9 @@ class LumenizeClient(Node):
 
     def _schedule_reconnect(self, now: Time, **_: Any) -> list[Effect]:
         # Section 2.2. Step 1: forced re-auth at most once per cycle (re-armed on open).
+        # Only the token is dropped; the claims stay (as in the real scheduleReconnect).
         if self.access_token is not None and self.attempts >= 1 and not self.reauth_forced:
             self.access_token = None
-            self.claims = None
             self.reauth_forced = True
         # Step 2: the delay, then attempts++. No jitter and no limit, unless fixed.
         delay = reconnect_delay(self.attempts, self.config, self.ctx.rng)
@@ -368,10 +372,15 @@ class LumenizeClient(Node):
         attempt = Attempt(self._n_attempt)
         effects: list[Effect] = []
         if self.instance_name is None:
-            # First connect: refreshToken() (direct) in parallel with the tab-id probe.
-            attempt.probing = True
-            effects.append(self.set_timer(f"tab_probe:{attempt.number}",
-                                          now + self.config.tab_probe))
+            # First connect: refreshToken() (direct) in parallel with getOrCreateTabId(),
+            # which waits for the 50 ms duplicate probe only when sessionStorage already
+            # holds a tab id; otherwise it stores a new one at once (the next first-connect
+            # attempt, if this one fails, then finds it stored and probes).
+            attempt.probing = self.tab_id_stored
+            self.tab_id_stored = True
+            if attempt.probing:
+                effects.append(self.set_timer(f"tab_probe:{attempt.number}",
+                                              now + self.config.tab_probe))
             if self.access_token is None:
                 if self.config.fixed("single_flight_first_connect"):
                     # Fix (spec 2.3; realtime-systems 3 #10): join the refresh in flight.
@@ -386,7 +395,7 @@ class LumenizeClient(Node):
             req, start = self._ensure_fresh_token(now)
             effects += start
             attempt.refresh = req
-        else:
+        if attempt.refresh is None and not attempt.probing:
             return effects + self._finish_attempt(now, attempt)
         if attempt.refresh is not None:
             self.refreshes[attempt.refresh].waiters.append(attempt.number)
@@ -433,12 +442,27 @@ class LumenizeClient(Node):
         return self._finish_attempt(now, attempt)
 
     def _finish_attempt(self, now: Time, attempt: Attempt) -> list[Effect]:
-        """The awaits are over: set instanceName if needed, then create the WebSocket."""
+        """The awaits are over: set instanceName if needed, then create the WebSocket.
+
+        The real client names the instance ``${claims?.sub}.${tabId}`` and adds the token
+        subprotocol only ``if (accessToken)``: a token dropped while the attempt awaited (a
+        forced re-auth or ``clearAccessToken()`` meanwhile) opens a socket with no token,
+        which the Worker refuses (401, seen as 1006), and claims dropped meanwhile fix the
+        name as ``undefined.<tabId>`` for the life of the tab. Fix
+        ``connect_requires_token`` fails such an attempt instead: it backs off, and the
+        next attempt refreshes.
+        """
+        guarded = self.config.fixed("connect_requires_token")
         if self.instance_name is None:
-            if self.claims is None:  # claims.sub of a token dropped meanwhile: TypeError
+            sub = (self.claims or {}).get("sub")
+            if sub is None and guarded:
                 return self.fire(now, table.CONNECT_FAILED)
-            self.instance_name = f"{self.claims.get('sub')}.{self.tab_id}"
-        if self.access_token is None:  # "no token" is transient (section 2.1)
+            self.instance_name = f"{'undefined' if sub is None else sub}.{self.tab_id}"
+            if sub is None:
+                effects: list[Effect] = [Note("instance_name.undefined",
+                                              {"instanceName": self.instance_name})]
+                return effects + self._create_socket()
+        if self.access_token is None and guarded:
             return self.fire(now, table.CONNECT_FAILED)
         return self._create_socket()
 
@@ -447,14 +471,19 @@ class LumenizeClient(Node):
         conn = f"{self.address}:ws{self._n_ws}"
         self.conn = conn  # the previous socket, if any, is left as it is
         self.sockets[conn] = Socket(conn)
-        assert self.instance_name is not None and self.access_token is not None
+        assert self.instance_name is not None
+        protocols = [protocol.SUBPROTOCOL]
+        if self.access_token is not None:
+            protocols.append(protocol.TOKEN_PROTOCOL_PREFIX + self.access_token)
         request = {
             "path": f"/gateway/{self.binding}/{self.instance_name}",
             "headers": {"Upgrade": "websocket", "Origin": self.origin},
-            "protocols": [protocol.SUBPROTOCOL,
-                          protocol.TOKEN_PROTOCOL_PREFIX + self.access_token],
+            "protocols": protocols,
         }
-        return [OpenConnection(conn, protocol.WORKER, request)]
+        effects: list[Effect] = []
+        if self.access_token is None:
+            effects.append(Note("connect.without_token", {"conn": conn}))
+        return [*effects, OpenConnection(conn, protocol.WORKER, request)]
 
     # ------------------------------------------------------------------ tokens
     def _start_refresh(self, now: Time, reason: str) -> tuple[str, list[Effect]]:
@@ -644,13 +673,15 @@ class LumenizeClient(Node):
         frame["chain"] = {"method": inp.method, "args": list(inp.args)}
         call = PendingCall(call_id, inp.tag, inp.method)
         self.pending[call_id] = call
+        issued = Note("call.issued", {"callId": call_id, "tag": inp.tag})
         if self._current_open():  # even before connection_status
-            return self._send_call(call_id, frame)
+            return [issued, *self._send_call(call_id, frame)]
         if len(self.queue) >= self.config.max_queue:
             call.settled = True  # rejected, but the pending entry leaks (inferred)
-            return self._settle(call, ok=False, error=QUEUE_FULL)
+            return [issued, *self._settle(call, ok=False, error=QUEUE_FULL)]
         self.queue.append(QueuedCall(call_id, frame))
-        return [self.set_timer(f"queued:{call_id}", now + self.config.queued_call_timeout)]
+        return [issued,
+                self.set_timer(f"queued:{call_id}", now + self.config.queued_call_timeout)]
 
     def _send_call(self, call_id: str, frame: dict) -> list[Effect]:
         assert self.conn is not None

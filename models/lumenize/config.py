@@ -5,16 +5,20 @@ weaknesses included. Each weakness has its own *fix flag*; preset ``fixed`` turn
 on, so one world can show a bug and its fix side by side. *Mutants* are bugs the real code
 does not have, planted on purpose to measure how quickly exploration finds a bug (the zoo).
 
-The config is a frozen value and goes into every trace header.
+The config is a frozen :class:`~gatewaysim.simulator.config.PackConfig` value and goes into
+every trace header; variants (``faithful``, ``fixed``, ``mutant:<name>``) come from it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import attrs
 from attrs import field, frozen
+
 from gatewaysim.simulator.clock import Time, ms, s
+from gatewaysim.simulator.config import PackConfig
 from gatewaysim.simulator.errors import ConfigError
 
 #: Fix flags: each corrects one real weakness (``lumenize-mesh.md`` section 6).
@@ -55,6 +59,12 @@ FIXES: dict[str, str] = {
         "answers 5xx backs off and retries; only a definitive 401/403 calls onLoginRequired "
         "(the real client treats any failure on the 4401 path as terminal, spec case 82)."
     ),
+    "connect_requires_token": (
+        "A connect attempt that finds its access token (or the claims it names the instance "
+        "after) gone when its awaits end fails and backs off, which refreshes, instead of "
+        "opening a socket with no token and, on the first connect, fixing the instanceName "
+        "for good as 'undefined.<tabId>' (the real client reads claims?.sub)."
+    ),
 }
 
 #: Planted bugs for the bug zoo; none is in the real code.
@@ -89,20 +99,18 @@ MUTANTS: dict[str, str] = {
 PRESETS = ("faithful", "fixed")
 
 
-def _check_names(kind: str, known: dict[str, str]):  # type: ignore[no-untyped-def]
-    def check(_inst: Any, _attr: Any, value: frozenset[str]) -> None:
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown {kind}: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
+@frozen(kw_only=True)
+class LumenizeConfig(PackConfig):
+    """Every constant the model uses, with the real defaults (ms unless noted).
 
-    return check
+    Fix flags and mutants are the module's :data:`FIXES` and :data:`MUTANTS`; asking for an
+    undeclared name (``config.fixed(name)`` with a name not in ``FIXES``) is a
+    :class:`ConfigError`, so a misspelt flag in model code fails the first test that
+    reaches it.
+    """
 
-
-@frozen
-class LumenizeConfig:
-    """Every constant the model uses, with the real defaults (ms unless noted)."""
+    FIXES: ClassVar[Mapping[str, str]] = FIXES
+    MUTANTS: ClassVar[Mapping[str, str]] = MUTANTS
 
     grace: Time = ms(5000)  # noqa: RUF009 - evaluated once, an int
     client_call_timeout: Time = ms(30000)  # noqa: RUF009 - evaluated once, an int
@@ -119,50 +127,17 @@ class LumenizeConfig:
     # The Worker's CORS allowlist (section 3 step 1); any other Origin gets 403.
     allowed_origins: tuple[str, ...] = field(default=("https://app.lumenize.local",),
                                              converter=tuple)
-    fixes: frozenset[str] = field(default=frozenset(), converter=frozenset,
-                                  validator=_check_names("fix flag", FIXES))
-    mutants: frozenset[str] = field(default=frozenset(), converter=frozenset,
-                                    validator=_check_names("mutant", MUTANTS))
-
-    def fixed(self, name: str) -> bool:
-        return name in self.fixes
-
-    def mutant(self, name: str) -> bool:
-        return name in self.mutants
-
-    @property
-    def variant(self) -> str:
-        if self.mutants:
-            return "mutant:" + "+".join(sorted(self.mutants))
-        if self.fixes == frozenset(FIXES):
-            return "fixed"
-        if not self.fixes:
-            return "faithful"
-        return "custom"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = attrs.asdict(self)
-        d["fixes"] = sorted(self.fixes)
-        d["mutants"] = sorted(self.mutants)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LumenizeConfig:
-        names = {a.name for a in attrs.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
-        return cls(**d)
 
 
 def preset(name: str, **overrides: Any) -> LumenizeConfig:
-    """``faithful`` (the real code) or ``fixed`` (every fix flag on), with overrides."""
-    if name == "faithful":
-        base = LumenizeConfig()
-    elif name == "fixed":
-        base = LumenizeConfig(fixes=frozenset(FIXES))
-    else:
+    """``faithful`` (the real code) or ``fixed`` (every fix flag on), with overrides.
+
+    A thin helper over :meth:`LumenizeConfig.for_variant` for tests and scenarios that
+    change a constant (``preset("faithful", grace=ms(100))``).
+    """
+    if name not in PRESETS:
         raise ConfigError(f"unknown variant {name!r} (choose from: {', '.join(PRESETS)})")
+    base = LumenizeConfig.for_variant(name)
     return attrs.evolve(base, **overrides) if overrides else base
 
 

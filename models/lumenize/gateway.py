@@ -35,6 +35,7 @@ import json
 from typing import Any
 
 from attrs import frozen
+
 from gatewaysim.simulator.clock import Time
 from gatewaysim.simulator.messages import (
     AcceptConnection,

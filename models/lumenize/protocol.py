@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from attrs import field, frozen
+
 from gatewaysim.simulator.clock import SECOND, Time
 from gatewaysim.simulator.messages import Input
 

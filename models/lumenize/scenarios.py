@@ -7,11 +7,13 @@ Here each phase is a script of faults and user actions at exact virtual times, p
 a world of real model nodes (client -> Worker -> gateway -> mesh DO), so it runs in
 milliseconds and the same seed always gives the same trace.
 
-Each ``phaseN(seed, duration, trace, variant="faithful")`` builds the world on the given
-trace, schedules its script, runs until ``duration`` (a step scripted later than that does
-not happen, and the summary then shows what did not happen), and summarises the outcomes
-the phase checks. The summary is read by a listener on the trace rather than from kept
-records, so it is the same whether or not the caller keeps records in memory.
+Each phase is a :func:`~gatewaysim.simulator.scenario.scenario` (``lumenize-phase1`` ...
+``lumenize-phase6`` for ``gatewaysim run``). Its function, ``phaseN.fn(seed, duration,
+trace, variant="faithful")``, builds the world on the given trace, schedules its script,
+runs until ``duration`` (a step scripted later than that does not happen, and the summary
+then shows what did not happen), and summarises the outcomes the phase checks. The summary
+is read by a listener on the trace rather than from kept records, so it is the same whether
+or not the caller keeps records in memory.
 
 Where the seed document and the behaviour of the real code (the spec) differ, the spec
 wins and the phase's docstring says so.
@@ -23,8 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from attrs import define, field, frozen
-from gatewaysim.models.registry import ScenarioResult
-from gatewaysim.simulator.clock import Time, format_duration, format_time, ms, s
+
+from gatewaysim.simulator.clock import MINUTE, SECOND, Time, format_duration, format_time, ms, s
+from gatewaysim.simulator.scenario import ScenarioResult, scenario
 from gatewaysim.simulator.trace import OUT, Trace, TraceRecord
 
 from . import protocol as p
@@ -149,6 +152,9 @@ PHASE1_DROP = s(2)
 PHASE1_CALL = s(2) + ms(500)
 
 
+@scenario("lumenize-phase1",
+          "grace-period queuing: a mesh call during grace is delivered on reconnect",
+          10 * SECOND, timeline=True)
 def phase1(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """Grace-period queuing: a mesh call made during grace is delivered on reconnect.
 
@@ -201,6 +207,9 @@ def _go_offline(lw: LumenizeWorld) -> None:
     lw.partition(ALICE_CLIENT, p.WORKER)
 
 
+@scenario("lumenize-phase2",
+          "grace expiry: the parked call fails; the late reconnect resubscribes",
+          30 * SECOND, timeline=True)
 def phase2(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """Grace expiry: a call parked during grace is rejected when the alarm fires.
 
@@ -250,6 +259,9 @@ PHASE3_FIRST_CALL = s(4)
 PHASE3_SECOND_CALL = s(5)
 
 
+@scenario("lumenize-phase3",
+          "token expiry: 4401, refresh, reconnect; the expired call never settles",
+          MINUTE, timeline=True)
 def phase3(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """Token expiry mid-session: 4401, refresh, reconnect; the expired call is lost.
 
@@ -306,6 +318,9 @@ PHASE4_CALL = s(1) + ms(500)
 SECOND_TAB = ALICE_CLIENT + "#2"
 
 
+@scenario("lumenize-phase4",
+          "supersession: a duplicate tab takes over with 4409 (then ping-pong)",
+          10 * SECOND, timeline=True)
 def phase4(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """Supersession: a second tab with the same instanceName takes over with 4409.
 
@@ -319,7 +334,9 @@ def phase4(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -
     85). Fix ``superseded_client_stays_down`` leaves A down after its 4409.
     """
     steps = [
-        Step(PHASE4_SECOND_TAB, lambda lw: lw.add_client(ClientSpec("alice"))),
+        # A duplicated tab: sessionStorage is cloned, so the tab id is already stored.
+        Step(PHASE4_SECOND_TAB,
+             lambda lw: lw.add_client(ClientSpec("alice", tab_id_stored=True))),
         Step(PHASE4_CALL, lambda lw: lw.call_client(ALICE, "ping", ["who?"],
                                                     tag="after-supersession")),
     ]
@@ -359,6 +376,9 @@ def _publisher(content: str) -> Callable[[LumenizeWorld], object]:
     return lambda lw: lw.publish(content)
 
 
+@scenario("lumenize-phase5",
+          "re-subscription lifecycle after the grace alarm; broadcasts flow on",
+          30 * SECOND, timeline=True)
 def phase5(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """The full re-subscription lifecycle after the grace alarm fired.
 
@@ -407,6 +427,9 @@ PHASE6_CLIENTS = (
 )
 
 
+@scenario("lumenize-phase6",
+          "access gate: unapproved users get 403 at the Worker, retried forever",
+          5 * MINUTE, timeline=True)
 def phase6(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -> ScenarioResult:
     """The access gate: unapproved or unverified users are refused at the Worker (403).
 
@@ -441,4 +464,8 @@ def phase6(seed: int, duration: Time, trace: Trace, variant: str = "faithful") -
     return _play(variant, seed, duration, trace, PHASE6_CLIENTS, [], summarise)
 
 
-__all__ = ["Step", "Watch", "phase1", "phase2", "phase3", "phase4", "phase5", "phase6"]
+PHASES = (phase1, phase2, phase3, phase4, phase5, phase6)
+"""The six phases in order, as the pack manifest lists them."""
+
+__all__ = ["PHASES", "Step", "Watch", "phase1", "phase2", "phase3", "phase4", "phase5",
+           "phase6"]

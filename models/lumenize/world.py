@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
+
 from gatewaysim.simulator.clock import Time, format_duration, format_time
 from gatewaysim.simulator.network import NetworkConfig
 from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, Trace, TraceRecord
@@ -48,6 +49,9 @@ class ClientSpec:
     claims: dict[str, Any] = field(factory=dict, converter=_as_dict)
     subscribe_to: tuple[str, ...] = field(default=(p.DEFAULT_DOCUMENT,), converter=tuple)
     auto_connect: bool = True
+    tab_id_stored: bool = False
+    """sessionStorage already holds the tab id (a reloaded or duplicated tab), so the first
+    connect waits for the 50 ms duplicate-tab probe; a fresh tab does not wait."""
 
     @property
     def instance_name(self) -> str:
@@ -110,7 +114,8 @@ class LumenizeWorld:
         config, token = self.config, self.refresh_tokens[address]
         self.world.add_host(address, lambda ctx: LumenizeClient(
             ctx, config, refresh_token=token, tab_id=spec.tab_id,
-            subscribe_to=spec.subscribe_to, auto_connect=spec.auto_connect))
+            subscribe_to=spec.subscribe_to, auto_connect=spec.auto_connect,
+            tab_id_stored=spec.tab_id_stored))
 
     def add_client(self, spec: ClientSpec) -> str:
         """Add a tab during a run; returns its host address (suffixed if a duplicate tab)."""
@@ -265,6 +270,10 @@ def _settled(d: dict) -> str:
 
 _NOTES: dict[str, Any] = {
     "state": lambda d: f"state {d.get('from')} -> {d.get('to')}",
+    "call.issued": lambda d: "",  # call.sent or call.settled says what became of it
+    "instance_name.undefined": lambda d: (
+        f"instanceName fixed as {d.get('instanceName')} (claims gone: claims?.sub)"),
+    "connect.without_token": lambda d: f"socket {d.get('conn')} opened with no token",
     "call.sent": lambda d: f"call {d.get('callId')} sent" + (
         f" [{d['tag']}]" if d.get("tag") else ""),
     "call.settled": _settled,

@@ -1,39 +1,39 @@
 """The Lumenize pack's driver: four users with one tab each, and everything that can hit them.
 
-The world is the model pack's own (``gatewaysim.models.lumenize.build_world``):
-the Worker, the token
-service, a gateway per tab, the ``doc/main`` broadcaster every tab subscribes to, and the
-mesh node ``node/main``. Steps are faults and ordinary traffic (calls, broadcasts, wake-ups),
-each in a swarm group (the ``fault`` of its step kind) that a run switches on or off; only
-the passing of time is always on. Every step is a no-op when it does not
-apply, so a failure file replays the same way whatever shrinking removed around it.
+The world is the model pack's own (``gatewaysim.models.lumenize.build_world``): the
+Worker, the token service, a gateway per tab, the ``doc/main`` broadcaster every tab
+subscribes to, and the mesh node ``node/main``. Steps are faults and ordinary traffic
+(calls, broadcasts, wake-ups), each in a swarm group (the ``fault`` of its step kind) that
+a run switches on or off; only the passing of time (``advance``, the step declared with
+``time_arg``) is always on. Every step is a no-op when it does not apply, so a failure file
+replays the same way whatever shrinking removed around it.
 
 ``heal_faults`` stops *network and service* faults only. A duplicate tab and a revoked
 approval are user facts, not faults: they stay, and the liveness invariants judge what
 the system does with them once the network is healthy.
+
+``statistics()`` is the frozen :class:`~gatewaysim.properties.lumenize.statistics.
+LumenizeStatistics` the monitors judge from; the herd step writes one ``herd`` fault record
+naming the tabs it drops, so the herd monitor needs nothing else from the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from hypothesis import strategies as st
 
 from gatewaysim.models.lumenize import ClientSpec, build_world
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize.config import LumenizeConfig
-from gatewaysim.models.lumenize.world import LumenizeWorld, describe
+from gatewaysim.models.lumenize.world import LumenizeWorld
 from gatewaysim.simulator.clock import MINUTE, Time, s
-from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.network import OPEN
-from gatewaysim.simulator.trace import TraceRecord
 from gatewaysim.simulator.world import World
-from hypothesis import strategies as st
 
 from ..driver import Driver
-from ..invariants import Violation
 from ..steps import step
-from .invariants import INVARIANTS
-from .ledger import Ledger
+from .statistics import LumenizeStatistics, TabFacts
 
 USERS = 4
 DOC = p.DEFAULT_DOCUMENT
@@ -61,35 +61,22 @@ def instance_of(user: int) -> str:
 
 
 class LumenizeDriver(Driver):
-    pack: ClassVar[str] = "lumenize"
-    invariants = INVARIANTS
+    model_config: LumenizeConfig
     settle_bound: ClassVar[Time] = 3 * MINUTE
     """Long enough for the slowest honest recovery: a 30 s backoff ceiling, a 10 s connect
     timeout, a 30 s heartbeat to find a half-open socket, a 30 s call timeout, a
     resubscribe; and for a ping-pong or a retry loop to show in the last two minutes."""
 
-    @classmethod
-    def check_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        config = super().check_config(config)
-        try:
-            return LumenizeConfig.from_dict(dict(config)).to_dict()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"lumenize config: {exc}") from None
-
     def setup(self) -> World:
-        self.model_config = LumenizeConfig.from_dict(dict(self.config))
-        self.ledger = Ledger(reconnect_initial=self.model_config.reconnect_initial)
-        self.trace.listeners.append(self.ledger)
-        self.herds: list[tuple[Time, frozenset[str]]] = []
         self.revoked: set[int] = set()
         self.tabs: dict[int, str] = {}  # user -> address of the open duplicate tab
+        self.opened: list[tuple[int, str]] = []  # every duplicate tab ever opened, in order
         self.partitioned: set[int] = set()
         self.slow: set[int] = set()
         self.n = 0
         specs = [ClientSpec(f"u{i}", subscribe_to=(DOC,)) for i in range(USERS)]
         self.lw: LumenizeWorld = build_world(self.model_config, self.seed, specs,
                                              trace=self.trace)
-        self.ledger.world = self.lw.world
         return self.lw.world
 
     def _next(self, prefix: str) -> str:
@@ -139,7 +126,7 @@ class LumenizeDriver(Driver):
         return any(self.client_state(self.primary(u)) == "reconnecting" for u in range(USERS))
 
     # ------------------------------------------------------------------ time
-    @step(ms=durations_ms)
+    @step(time_arg="ms", ms=durations_ms)
     def advance(self, ms: int) -> None:
         """Let virtual time pass (up to the run's horizon)."""
         until = min(self.now + ms * 1000, RUN_HORIZON)
@@ -212,7 +199,8 @@ class LumenizeDriver(Driver):
         if not dropped:
             return
         self.cover(f"herd of {len(dropped)}")
-        self.herds.append((self.now, frozenset(dropped)))
+        # One record names the whole herd: the herd monitor judges the tabs it dropped.
+        self.world.fault("herd", clients=sorted(dropped))
         for conn in dropped.values():
             self.world.drop(conn)
 
@@ -286,7 +274,11 @@ class LumenizeDriver(Driver):
         state = self.gateway_state(client)
         if state == "grace":
             self.cover("duplicate tab during grace")
-        self.tabs[client] = self.lw.add_client(ClientSpec(f"u{client}", subscribe_to=(DOC,)))
+        # A duplicated tab: sessionStorage is cloned, so its tab id is already stored and
+        # its first connect runs the 50 ms duplicate probe (which the model lets pass).
+        self.tabs[client] = self.lw.add_client(ClientSpec(f"u{client}", subscribe_to=(DOC,),
+                                                          tab_id_stored=True))
+        self.opened.append((client, self.tabs[client]))
 
     @step(fault="duplicate_tab", client=client_index)
     def close_tab(self, client: int) -> None:
@@ -362,18 +354,28 @@ class LumenizeDriver(Driver):
         self.lw.inject(p.AUTH, p.AuthMode("ok"))
         self.lw.inject(p.AUTH, p.SetTokenTtl(self.model_config.access_ttl_s))
 
-    def check_liveness(self) -> list[Violation]:
-        """Liveness, and also every safety invariant: a promise broken while the system
-        settled (a call delivered under an expired token during the settle window) is as
-        much a violation as one broken between steps."""
-        return [*self.check_safety(), *super().check_liveness()]
+    def statistics(self) -> LumenizeStatistics:
+        tabs = [self._tab(user, self.primary(user)) for user in range(USERS)]
+        tabs += [self._tab(user, address) for user, address in self.opened]
+        gateways = []
+        for user in range(USERS):
+            address = self.gateway_address(user)
+            open_ends = tuple(ws.conn for ws in self.world.network.server_sockets(address)
+                              if ws.ready_state == OPEN)
+            if open_ends:
+                gateways.append((address, open_ends))
+        return LumenizeStatistics(
+            tabs=tuple(tabs), revoked=tuple(sorted(self.revoked)),
+            rows=tuple(sorted(self.lw.broadcaster().subscribers)),
+            gateway_sockets=tuple(gateways))
 
-    def describe(self, record: TraceRecord) -> str | None:
-        return describe(record)
-
-    def statistics(self) -> dict[str, Any]:
-        return {"users": USERS, "tabs": dict(self.tabs), "revoked": sorted(self.revoked),
-                "herds": len(self.herds), "steps": self.steps_applied}
+    def _tab(self, user: int, address: str) -> TabFacts:
+        up = self.world.host_up(address)
+        client = self.world.node(address) if up else None
+        return TabFacts(address=address, user=user, instance=instance_of(user), up=up,
+                        state=client.state if client is not None else "closed",
+                        connected=self.connected(address),
+                        conn=client.conn if client is not None else None)
 
 
 __all__ = ["USERS", "LumenizeDriver", "instance_of"]

@@ -1,6 +1,6 @@
-"""The bug zoo: each planted bug of ``config.MUTANTS`` and the invariant that catches it.
+"""The bug zoo: each planted bug of ``LumenizeConfig.MUTANTS`` and the monitor that catches it.
 
-A mutant is planted on top of the ``fixed`` preset (variant ``mutant:<name>``), so the
+A mutant is planted on top of the ``fixed`` variant (variant ``mutant:<name>``), so the
 real weaknesses, which ``fixed`` corrects, cannot mask it: whatever the exploration finds
 is the planted bug. :func:`hunt` runs the Hypothesis machine until the first violation,
 without shrinking, which is what "is it found, by what, and how fast" needs; the full
@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 
 from attrs import frozen
-from gatewaysim.simulator.rng import derive_seed
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from ..invariants import InvariantViolated
+from gatewaysim.simulator.rng import derive_seed
+
 from ..machine import RunRecord, build_machine
+from ..monitor import InvariantViolated
 from ..profiles import profile_settings
 from ..steps import Step
 from . import PACK
@@ -81,7 +82,8 @@ def hunt(variant: str, max_examples: int, seed: int = 0, profile: str = "ci") ->
     ``seed`` and the variant's name, so the same call always runs the same examples.
     """
     counter = _Counter()
-    machine = build_machine(PACK.driver, PACK.config(variant), seed, observer=counter)
+    machine = build_machine(PACK, PACK.config_of(variant), seed, variant=variant,
+                            observer=counter)
     base = profile_settings(profile)
     # Seeded rather than derandomized: as repeatable (the seed is part of the call), but
     # a different seed is a different, equally repeatable, search.

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from attrs import field, frozen
+
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize.config import LumenizeConfig, preset
 from gatewaysim.models.lumenize.gateway import LumenizeGateway

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gatewaysim.models.lumenize import protocol
 from gatewaysim.models.lumenize.client import (
     CLIENT_DISCONNECTED,
@@ -259,7 +260,7 @@ def test_incoming_reply_is_dropped_when_the_current_socket_is_not_open() -> None
 # ---------------------------------------------------------------------------- heartbeat
 def test_heartbeat_pings_every_30s_while_open_with_no_pong_check() -> None:
     r = connected()
-    opened = ms(70)
+    opened = ms(40)  # a fresh tab: refresh (20 ms) and upgrade (20 ms), no tab-id probe
     r.run(s(95))
     assert r.worker.pings() == [opened + s(30) + ms(10), opened + s(60) + ms(10),
                                 opened + s(90) + ms(10)]

@@ -4,6 +4,7 @@ wake-ups, and the two inferred races of section 6."""
 from __future__ import annotations
 
 import pytest
+
 from gatewaysim.models.lumenize.backoff import backoff_ceiling, reconnect_delay
 from gatewaysim.models.lumenize.config import preset
 from gatewaysim.models.lumenize.protocol import ClientDisconnect, WakeUp

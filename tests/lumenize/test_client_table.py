@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gatewaysim.models.lumenize import client_table as table
 from gatewaysim.models.lumenize.client import REFRESH_EXPIRED
 from gatewaysim.models.lumenize.client_table import ClientStateError
@@ -122,10 +123,11 @@ def test_row_close_4401_refreshes_with_state_unchanged_then_reconnects() -> None
     r = connected(auth=[Answer(), Answer(delay=s(1))])
     r.to_worker(FakeClose(r.client.conn, 4401, "Token expired"))
     r.run(ms(100))
-    # The refresh is under way: still "connected", with no socket and no token.
+    # The refresh is under way: still "connected", with no socket and no token; the
+    # claims stay (the real handleClose nulls only the access token).
     stats = r.stats()
     assert stats["state"] == "connected" and not stats["socket_open"]
-    assert stats["token_exp"] is None
+    assert r.client.access_token is None and r.client.claims is not None
     assert r.notes("refresh.started")[-1] == {"reason": "token_expired"}
     r.inject(ClientCall("meanwhile", tag="m"))
     assert r.stats()["queued"] == 1  # calls queue

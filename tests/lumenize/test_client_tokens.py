@@ -24,8 +24,18 @@ from .client_fakes import (
 )
 
 
-def test_first_connect_refreshes_in_parallel_with_the_50ms_tab_probe() -> None:
+def test_first_connect_of_a_fresh_tab_connects_as_soon_as_the_refresh_returns() -> None:
+    """No tab id in sessionStorage: getOrCreateTabId stores a new one without the probe."""
     r = rig()
+    r.run(ms(200))
+    assert [q.t for q in r.auth.requests] == [ms(10)]  # refresh sent at once
+    (t, _conn, _request), = r.worker.upgrades
+    assert t == ms(10) + ms(10) + ms(10)  # request, answer, upgrade: no 50 ms wait
+    assert r.client.instance_name == "alice.t1"
+
+
+def test_first_connect_with_a_stored_tab_id_refreshes_in_parallel_with_the_50ms_probe() -> None:
+    r = rig(tab_id_stored=True)
     r.run(ms(200))
     assert [q.t for q in r.auth.requests] == [ms(10)]  # refresh sent at once
     (t, _conn, request), = r.worker.upgrades
@@ -172,3 +182,46 @@ def test_refresh_failure_at_reconnect_is_transient_unless_401_or_403() -> None:
     assert r.notes("login_required") == [{"code": 403,
                                           "reason": "Refresh token expired or invalid"}]
     assert r.client.state == "disconnected"
+
+
+# ---------------------------------------------------------------------------- what a drop keeps
+def test_forced_reauth_drops_the_token_and_keeps_the_claims() -> None:
+    """The real scheduleReconnect nulls only the access token (the claims stay)."""
+    r = rig(worker=[reject(500), reject(500)])
+    r.run(s(1.2))  # the second failure forces the re-auth
+    assert r.client.reauth_forced
+    assert r.client.access_token is None
+    assert r.client.claims is not None and r.client.claims["sub"] == "alice"
+
+
+def _token_cleared_during_the_probe(config):  # type: ignore[no-untyped-def]
+    """A reloaded tab (tab id stored: 50 ms probe); the app calls clearAccessToken() after
+    the refresh returned (20 ms) and before the probe ends (50 ms)."""
+    r = rig(config, tab_id_stored=True)
+    r.run(ms(30))
+    assert r.client.access_token is not None and r.client.instance_name is None
+    r.inject(ClearAccessToken())
+    r.run(ms(40))
+    return r
+
+
+def test_a_token_cleared_during_the_first_connect_opens_a_tokenless_socket_to_undefined() -> None:
+    """The real client names the instance ``${claims?.sub}.${tabId}`` and adds the token
+    subprotocol only if it has one: the name is fixed as ``undefined.<tab>`` for good."""
+    r = _token_cleared_during_the_probe(preset("faithful"))
+    (t, _conn, request), = r.worker.upgrades
+    assert t == ms(50) + ms(10)
+    assert r.client.instance_name == f"undefined.{r.client.tab_id}"
+    assert request["path"] == f"/gateway/{protocol.DEFAULT_BINDING}/undefined.{r.client.tab_id}"
+    assert request["protocols"] == ["lmz"]
+    assert r.notes("instance_name.undefined") and r.notes("connect.without_token")
+
+
+def test_fix_connect_requires_token_fails_the_attempt_and_refreshes() -> None:
+    r = _token_cleared_during_the_probe(preset("faithful", fixes={"connect_requires_token"}))
+    assert r.worker.upgrades == [] and r.client.instance_name is None
+    assert r.client.state == "reconnecting"
+    r.run(s(2))
+    (_t, _conn, request), = r.worker.upgrades
+    assert r.client.instance_name == "alice.t1"
+    assert request["protocols"] == ["lmz", "lmz.access-token." + r.client.access_token]

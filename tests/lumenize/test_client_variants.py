@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gatewaysim.models.lumenize.config import LumenizeConfig, preset
 from gatewaysim.models.lumenize.protocol import ClientCall, ClientDisconnect, WakeUp
 from gatewaysim.simulator.clock import ms, s

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from gatewaysim.models.lumenize import ClientSpec, build_world, preset
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize.config import LumenizeConfig
@@ -399,3 +400,32 @@ def test_known_issue_lockstep_reconnect_herd_spread_by_jittered_backoff() -> Non
     assert len(set(times)) == HERD
     assert times[-1] - times[0] > ms(300)
     assert all(s(2) < t <= s(3) + ms(10) for t in times)  # within the first ceiling, 1 s
+
+
+# ---------------------------------------------------------------------- a name fixed as undefined
+@pytest.mark.parametrize("variant", ["faithful", "fixed"])
+def test_token_cleared_during_the_first_connect_probe(variant: str) -> None:
+    """A reloaded tab (tab id stored, so the first connect waits 50 ms for the duplicate
+    probe) whose app calls clearAccessToken() after the refresh returned. Faithful: the
+    real client names the instance ``undefined.t1`` from ``claims?.sub`` and opens a socket
+    with no token; the Worker refuses it (401, seen as 1006), and every later attempt,
+    with a fresh token for alice, is refused by gateway ``undefined.t1`` (403 identity
+    mismatch, also seen as 1006): the tab never connects. Fixed: the attempt fails, the
+    next one refreshes, and the tab connects as ``alice.t1``."""
+    lw = world(variant, ClientSpec("alice", tab_id_stored=True))
+    while lw.client(A).access_token is None:
+        lw.run_for(ms(1))
+    assert lw.client(A).instance_name is None  # the probe is still running
+    lw.inject(A, p.ClearAccessToken())
+    lw.run_until(MINUTE)
+    if variant == "faithful":
+        assert lw.client(A).instance_name == "undefined.t1"
+        assert stats(lw, A)["state"] == "reconnecting" and stats(lw, A)["connects"] == 0
+        assert notes(lw, "upgrade", GW) == []
+        refusals = [r.data["status"] for r in lw.trace.records
+                    if r.type == "RejectConnection"]
+        assert refusals[0] == 401 and refusals[1:] and set(refusals[1:]) == {403}
+    else:
+        assert lw.client(A).instance_name == ALICE
+        assert stats(lw, A)["state"] == "connected"
+        assert len(notes(lw, "upgrade", GW)) == 1

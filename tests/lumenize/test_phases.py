@@ -16,22 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize import scenarios as sc
-from gatewaysim.models.registry import SCENARIOS, ScenarioResult
 from gatewaysim.simulator.clock import MINUTE, SECOND, Time, ms, s
+from gatewaysim.simulator.scenario import ScenarioResult
 from gatewaysim.simulator.trace import Trace, TraceRecord
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE, ALICE_CLIENT, ALICE_GATEWAY = sc.ALICE, sc.ALICE_CLIENT, sc.ALICE_GATEWAY
-PHASES = {1: sc.phase1, 2: sc.phase2, 3: sc.phase3, 4: sc.phase4, 5: sc.phase5, 6: sc.phase6}
+PHASES = {n: phase for n, phase in enumerate(sc.PHASES, start=1)}
 
 
 def run(phase: int, variant: str = "faithful", seed: int = 1,
         duration: Time | None = None) -> ScenarioResult:
-    scenario = SCENARIOS[f"lumenize-phase{phase}"]
+    scenario = PHASES[phase]
     trace = Trace(header={"scenario": scenario.name, "seed": seed})
-    return PHASES[phase](seed, duration or scenario.default_duration, trace, variant)
+    return scenario.fn(seed, duration or scenario.default_duration, trace, variant)
 
 
 def records(result: ScenarioResult) -> list[TraceRecord]:
@@ -264,7 +265,7 @@ def test_each_phase_has_the_same_trace_hash_for_the_same_seed(phase: int) -> Non
 
 def test_summaries_agree_with_the_trace_whether_or_not_records_are_kept() -> None:
     kept = run(2)
-    streamed = sc.phase2(1, SCENARIOS["lumenize-phase2"].default_duration,
+    streamed = sc.phase2(1, sc.phase2.default_duration,
                          Trace(header={"scenario": "lumenize-phase2", "seed": 1}, keep=False))
     assert streamed.summary == kept.summary
     assert streamed.world.trace.sha256 == kept.world.trace.sha256

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from attrs import frozen
+
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize.auth import TokenService
 from gatewaysim.models.lumenize.config import LumenizeConfig, preset

@@ -127,11 +127,11 @@ FAITHFUL_FINDINGS = {
     "neemata.connections", "neemata.rpc_stream_window", "neemata.download_window",
     "neemata.maps_empty", "neemata.stream_lifetime", "neemata.ids_unique",
 }
-"""What ``gatewaysim explore neemata --max-examples 200 --profile ci`` reports."""
+"""What ``gatewaysim explore neemata --profile ci`` (1,000 examples) reports."""
 
 
 def test_exploration_finds_the_faithful_issues(tmp_path: Path) -> None:
-    report = explore(PACK, "faithful", max_examples=200, seed=0, out_dir=tmp_path,
+    report = explore(PACK, "faithful", max_examples=1000, seed=0, out_dir=tmp_path,
                      profile="ci", progress=None, budget_s=300)
     found = {f.invariant_id for f in report.findings}
     assert found >= FAITHFUL_FINDINGS and "no-exception" not in found

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gatewaysim.properties.failure import Failure, load_failure
 
 #: The weaknesses of lumenize-mesh.md section 6 the faithful model must show, each as its
@@ -32,12 +33,15 @@ REAL_FINDINGS = {
 def _campaign(out: Path) -> None:
     """Run the campaign as a user does, through the command line, in a fresh process.
 
+    600 examples in all (derandomized): every real finding is in the first hundred, and the
+    rest leaves room for the search to change without the test starting to miss them.
+
     A fresh process also keeps the search independent of whatever Hypothesis already ran in
     this test worker: a derandomized campaign is then the same campaign on every run.
     """
     done = subprocess.run(
         [sys.executable, "-m", "gatewaysim", "explore", "lumenize", "--variant", "faithful",
-         "--profile", "ci", "--max-examples", "40", "--budget", "600s", "--seed", "0",
+         "--profile", "ci", "--max-examples", "600", "--budget", "600s", "--seed", "0",
          "--out", str(out)],
         capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 1, f"explore exited {done.returncode}: {done.stderr[-2000:]}"
@@ -45,8 +49,9 @@ def _campaign(out: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def faithful_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Failure]]:
-    """invariant id -> (failure file, its contents), from one faithful ci campaign."""
+def faithful_campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of one faithful ci campaign: its failure files, and ``DONE`` holding
+    what the command printed."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = tmp_path_factory.getbasetemp().parent
         out = root / "lumenize-faithful-findings"
@@ -58,8 +63,14 @@ def faithful_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tup
     else:
         out = tmp_path_factory.mktemp("lumenize-faithful-findings")
         _campaign(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def faithful_failures(faithful_campaign: Path) -> dict[str, tuple[Path, Failure]]:
+    """invariant id -> (failure file, its contents), from one faithful ci campaign."""
     found = {}
-    for path in sorted(out.glob("*.json")):
+    for path in sorted(faithful_campaign.glob("*.json")):
         failure = load_failure(path)
         found[failure.invariant_id] = (path, failure)
     return found

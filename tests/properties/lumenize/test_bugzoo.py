@@ -1,4 +1,4 @@
-"""The bug zoo: every planted bug of ``config.MUTANTS``, planted on top of ``fixed``, is
+"""The bug zoo: every planted bug of ``LumenizeConfig.MUTANTS``, planted on top of ``fixed``, is
 caught by the invariant that names its damage, and exploration finds it (``ci`` settings,
 seeded; ``dev``'s longer runs for the two crash-window bugs).
 
@@ -14,10 +14,11 @@ import subprocess
 import sys
 
 import pytest
+
 from gatewaysim.models.lumenize.config import MUTANTS
-from gatewaysim.properties.execution import run_steps
 from gatewaysim.properties.lumenize import PACK
 from gatewaysim.properties.lumenize.zoo import CAUGHT_BY
+from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
 
 #: Examples per search (seeded, no shrinking): the zoo is found in tens to a few hundred.
@@ -64,20 +65,22 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
 
 def test_every_mutant_has_a_named_invariant_a_minimal_run_and_a_variant() -> None:
     assert set(CAUGHT_BY) == set(MUTANTS) == set(MINIMAL_RUNS)
-    ids = {inv.id for inv in PACK.invariants}
+    ids = {m.id for m in PACK.monitors}
     assert set(CAUGHT_BY.values()) <= ids
+    fixed = PACK.config_of("fixed")
     for name in MUTANTS:
-        config = PACK.config(f"mutant:{name}")
-        assert config["mutants"] == [name]
-        assert set(config["fixes"]) == set(PACK.config("fixed")["fixes"])
+        config = PACK.config_of(f"mutant:{name}")
+        assert config.mutants == {name}
+        assert config.fixes == fixed.fixes
+        assert config.variant == f"mutant:{name}"
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_named_invariant_catches_mutant_on_its_minimal_run(mutant: str) -> None:
-    steps = MINIMAL_RUNS[mutant]
-    planted = run_steps(PACK.driver(PACK.config(f"mutant:{mutant}"), 0), steps)
+    spec = RunSpec.of(PACK, MINIMAL_RUNS[mutant], variant=f"mutant:{mutant}")
+    planted = spec.execute().violation
     assert planted is not None and planted.invariant_id == CAUGHT_BY[mutant], planted
-    assert run_steps(PACK.driver(PACK.config("fixed"), 0), steps) is None
+    assert spec.under("fixed").execute().violation is None
 
 
 #: Independent searches tried before the test gives up; each is seeded and bounded.

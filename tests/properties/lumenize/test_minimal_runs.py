@@ -5,8 +5,9 @@ these runs on its own is in ``test_findings``."""
 from __future__ import annotations
 
 import pytest
-from gatewaysim.properties.execution import only, run_steps
+
 from gatewaysim.properties.lumenize import PACK
+from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
 
 RUNS: dict[str, list[Step]] = {
@@ -23,6 +24,19 @@ RUNS: dict[str, list[Step]] = {
     # Tokens expire on connected clients; the fan-out fails "Client token expired", drops
     # every row, and the clients come back within grace, told subscriptionRequired: false.
     "lumenize.subscribed_in_rows": [Step("wait", {"minutes": 16}), Step("broadcast")],
+    # Access tokens expire while the token service is down: the broadcast's fan-out closes
+    # every socket 4401, the refresh fails (service down) and the client treats any failure
+    # there as terminal: logged out for good, although the service is back a moment later.
+    "lumenize.one_connected": [
+        Step("advance", {"ms": 1}), Step("wait", {"minutes": 15}), Step("auth_down", {}),
+        Step("broadcast", {}), Step("wait", {"minutes": 1})],
+    # The first connect fails (token service down), and two wake-ups a minute later each
+    # start a first-connect attempt that calls refreshToken() directly: two refreshes
+    # present the same rotating cookie.
+    "lumenize.single_flight_refresh": [
+        Step("auth_down", {}), Step("wait", {"minutes": 1}),
+        Step("wake", {"client": 0, "kind": "online"}),
+        Step("wake", {"client": 0, "kind": "online"})],
     # The gateway crashes during grace; the client returns within grace and is told its
     # state survived, although fan-outs sent while the gateway was down were lost.
     "lumenize.subscription_required": [
@@ -33,19 +47,16 @@ RUNS: dict[str, list[Step]] = {
 
 @pytest.mark.parametrize("invariant_id", sorted(RUNS))
 def test_minimal_run_violates_faithful_and_holds_in_fixed(invariant_id: str) -> None:
-    steps = RUNS[invariant_id]
-    found = run_steps(PACK.driver(PACK.config("faithful"), 0), steps)
+    spec = RunSpec.of(PACK, RUNS[invariant_id], variant="faithful")
+    found = spec.execute().violation
     assert found is not None and found.invariant_id == invariant_id, found
-    assert run_steps(PACK.driver(PACK.config("fixed"), 0), steps, only(invariant_id)) is None
-    assert run_steps(PACK.driver(PACK.config("fixed"), 0), steps) is None
+    assert spec.under("fixed").judged_by(invariant_id).execute().violation is None
+    assert spec.under("fixed").execute().violation is None
 
 
 def test_same_seed_same_trace_hash() -> None:
-    hashes = set()
-    for _ in range(2):
-        driver = PACK.driver(PACK.config("faithful"), 7)
-        run_steps(driver, RUNS["lumenize.client_calls_settle"])
-        hashes.add(driver.trace.sha256)
+    spec = RunSpec.of(PACK, RUNS["lumenize.client_calls_settle"], variant="faithful", seed=7)
+    hashes = {spec.execute().trace_sha256 for _ in range(2)}
     assert len(hashes) == 1
 
 
@@ -55,8 +66,8 @@ def test_herd_check_leaves_out_tabs_the_user_woke() -> None:
     faithful's lockstep without wake-ups still fails."""
     herd = [Step("advance", {"ms": 100}), Step("herd", {}), Step("advance", {"ms": 50})]
     wakes = [Step("wake", {"client": i, "kind": "online"}) for i in range(4)]
-    fixed = run_steps(PACK.driver(PACK.config("fixed"), 0), herd + wakes)
+    fixed = RunSpec.of(PACK, herd + wakes, variant="fixed").execute().violation
     assert fixed is None, fixed
     settle = Step("advance", {"ms": 2000})
-    lockstep = run_steps(PACK.driver(PACK.config("faithful"), 0), [*herd, settle])
+    lockstep = RunSpec.of(PACK, [*herd, settle], variant="faithful").execute().violation
     assert lockstep is not None and lockstep.invariant_id == "lumenize.herd_dispersed"

@@ -1,0 +1,65 @@
+"""The document's 13 reconnection tests in simulation and for real.
+
+    python benchmarks/restart.py [--scale F] [--sim-only]
+
+Each test runs once on the virtual clock and once with real server processes and sockets
+(``gatewaysim.real``), with the library's delays times ``--scale`` (default 1: the
+document's own timings, so the real column is what its suite costs). Prints, per test, the
+virtual time it covers, the wall time in simulation and for real; then the totals, and last
+the figure this benchmark is for: how many times longer the real run takes than the
+simulated one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from gatewaysim.models.restart.scenarios import DOCUMENT, config_for
+from gatewaysim.models.restart.script import run_sim
+from gatewaysim.simulator.clock import SECOND
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--sim-only", action="store_true", help="skip the real runs")
+    p.add_argument("--repeat", type=int, default=20,
+                   help="simulated runs per test (the wall time is their mean)")
+    args = p.parse_args()
+    from gatewaysim.real.runner import run_real_sync
+    from gatewaysim.real.transport import BACKEND
+
+    print(f"13 tests, delays x{args.scale:g}, transport {BACKEND}")
+    print(f"{'test':<26} {'virtual':>9} {'sim wall':>10} {'real wall':>10} {'passes':>7}")
+    virtual = sim_wall = real_wall = 0.0
+    for script in DOCUMENT:
+        config = config_for(script.name)
+        t0 = time.perf_counter()
+        for _ in range(args.repeat):
+            run = run_sim(script, config=config, scale=args.scale)
+        sim_s = (time.perf_counter() - t0) / args.repeat
+        v = run.world.world.now / SECOND
+        real_s = 0.0
+        ok = run.passed
+        if not args.sim_only:
+            real = run_real_sync(script, config, args.scale)
+            real_s = real.wall_s
+            ok = ok and real.passed
+        virtual += v
+        sim_wall += sim_s
+        real_wall += real_s
+        print(f"{script.name:<26} {v:>8.2f}s {sim_s * 1000:>8.2f}ms {real_s:>9.2f}s "
+              f"{'yes' if ok else 'NO':>7}")
+    print(f"{'total':<26} {virtual:>8.2f}s {sim_wall * 1000:>8.2f}ms {real_wall:>9.2f}s")
+    print(f"virtual time covered: {virtual:.2f}s")
+    print(f"wall time in simulation: {sim_wall * 1000:.1f}ms")
+    if not args.sim_only:
+        print(f"wall time for real: {real_wall:.2f}s")
+        print(f"real / simulated wall time: {real_wall / sim_wall:.0f}x")
+    else:
+        print(f"virtual / simulated wall time: {virtual / sim_wall:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

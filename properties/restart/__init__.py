@@ -1,0 +1,30 @@
+"""The restart pack: a ComfyUI server killed and restarted under ``comfyui-node``'s client.
+
+Variants: ``faithful`` (the library as it is), ``fixed`` (every fix flag of
+:class:`~gatewaysim.models.restart.config.RestartConfig`), ``mutant:silent_after_restart``.
+"""
+
+from __future__ import annotations
+
+from gatewaysim.models.restart.config import RestartConfig
+from gatewaysim.models.restart.describe import describe
+from gatewaysim.models.restart.scenarios import SCENARIOS
+from gatewaysim.simulator.state_rules import StateRules
+
+from ..pack import Pack
+from .driver import RestartDriver, RestartStatistics
+from .monitors import MONITORS
+
+PACK = Pack(
+    name="restart",
+    summary="a ComfyUI server killed and restarted; comfyui-node's reconnecting client",
+    config=RestartConfig,
+    driver=RestartDriver,
+    monitors=MONITORS,
+    scenarios=SCENARIOS,
+    describe=describe,
+    state_rules=StateRules(),
+    readme="../../models/restart/README.md",
+)
+
+__all__ = ["MONITORS", "PACK", "RestartDriver", "RestartStatistics"]

@@ -1,0 +1,109 @@
+"""Sim-to-real: the restart scenarios with real processes and sockets on 127.0.0.1.
+
+Marked ``real``. Delays are scaled by 0.1 (the client's and the scripts') so that a restart
+cycle takes a fraction of a second; server processes bind port 0 once, then restart on the
+port they got. Every process started is killed by the runner, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from gatewaysim.models.restart.client import Init
+from gatewaysim.models.restart.scenarios import BY_NAME, config_for
+from gatewaysim.models.restart.script import Act, Script, StartServer
+from gatewaysim.models.restart.script import run_sim as sim
+from gatewaysim.models.restart.world import ClientSpec
+from gatewaysim.real import runner as real_runner
+from gatewaysim.real.conformance import compare, fault_times
+from gatewaysim.real.runner import run_real_sync
+from gatewaysim.simulator.trace import Trace
+
+pytestmark = pytest.mark.real
+SCALE = 0.1
+CONFORMANCE = ("simple-basic", "several-clients", "workflow-across-restart")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def spawned(monkeypatch):  # type: ignore[no-untyped-def]
+    """Every server process the runner starts during a test (checked dead afterwards)."""
+    servers: list[real_runner.ServerProcess] = []
+    original = real_runner.ServerProcess.__init__
+
+    def record(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        servers.append(self)
+
+    monkeypatch.setattr(real_runner.ServerProcess, "__init__", record)
+    yield servers
+    pids = [pid for server in servers for pid in server.pids]
+    assert not [pid for pid in pids if alive(pid)]
+
+
+@pytest.mark.parametrize("name", CONFORMANCE)
+def test_real_run_conforms_to_the_simulation(name, spawned):
+    script = BY_NAME[name]
+    config = config_for(name)
+    real = run_real_sync(script, config, SCALE)
+    trace = Trace(keep=True)
+    simulated = sim(script, 0, trace, config, SCALE, startup_ms=real.startup_ms)
+    differences = compare(simulated.observer.logs, fault_times(trace), real.observer.logs,
+                          fault_times(real.trace), simulated.verdicts, real.verdicts,
+                          script.tolerance_ms * SCALE)
+    assert [str(d) for d in differences] == []
+    # the same verdicts both ways (a 5 s grace scaled to 0.5 s can be outlasted by a real
+    # process start, and then by the simulated one told that start time too)
+    assert [v.holds for v in real.verdicts] == [v.holds for v in simulated.verdicts]
+    # the user saw real close codes: 1000 from the graceful shutdown, or 1006 from SIGKILL
+    codes = {code for log in real.observer.logs.values() for _, _, code in log.closes}
+    assert codes & {1000, 1006}
+
+
+def test_the_faithful_bug_shows_for_real(spawned):
+    real = run_real_sync(BY_NAME["second-crash"], config_for("second-crash"), SCALE)
+    failed = {v.label for v in real.verdicts if not v.holds}
+    assert "connected 30 s after the second restart" in failed
+    assert real.processes == 3
+
+
+def test_processes_are_killed_when_a_run_fails(spawned):
+    broken = Script("broken", "fails after starting a server", "-", (ClientSpec("api"),),
+                    (StartServer(), Act(Init(), client="nobody")))
+    with pytest.raises(KeyError):
+        run_real_sync(broken, scale=SCALE)
+    assert spawned and spawned[0].pids  # a process was started (and the fixture checks it)
+
+
+def test_real_command_reports_conformance(capsys, spawned):
+    import argparse
+
+    from gatewaysim import cmd_real
+
+    parser = argparse.ArgumentParser()
+    cmd_real.add_parser(parser.add_subparsers())
+    assert cmd_real.run(parser.parse_args(["real", "restart-simple-basic"])) == 0
+    out = capsys.readouterr().out
+    assert "conforms" in out and "connected -> disconnected -> reconnecting -> connected" in out
+
+
+def test_real_command_rejects_what_it_cannot_run():
+    import argparse
+
+    from gatewaysim import cmd_real
+    from gatewaysim.simulator.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    cmd_real.add_parser(parser.add_subparsers())
+    for argv in (["real", "nope"], ["real", "lossy-link"], ["real"]):
+        with pytest.raises(ConfigError):
+            cmd_real.run(parser.parse_args(argv))
