@@ -74,7 +74,10 @@ class ManagerEvent(Enum):
 # (faithful: RECONNECTING only if reconnectAttempts > 0, which never happens; fixed: a lost
 # connection or a retry from FAILED is RECONNECTING). GIVE_UP exists only under the fixed
 # policy. ``setState`` notifies even when the state does not change, hence the self-loops.
-# A pair missing here (CONNECTED then CONNECTED, FAILED then CONNECTED) is a model bug.
+# The manager's state follows the library's: library disconnected <-> DISCONNECTED or FAILED,
+# connecting <-> CONNECTING or RECONNECTING, connected <-> CONNECTED; so a pair missing here
+# (CONNECTED then CONNECTED, FAILED then CONNECTED) cannot occur, UNREACHABLE says why for
+# each, and one arriving is a model bug (TransitionError).
 S, E = ConnectionState, ManagerEvent
 TRANSITIONS: dict[tuple[ConnectionState, ManagerEvent], ConnectionState] = {
     (S.DISCONNECTED, E.CONNECTING): S.CONNECTING,
@@ -95,6 +98,27 @@ TRANSITIONS: dict[tuple[ConnectionState, ManagerEvent], ConnectionState] = {
     (S.FAILED, E.RECONNECTING): S.RECONNECTING,
     (S.FAILED, E.DISCONNECTED): S.DISCONNECTED,
 }
+_CONNECTED_ONLY_FROM_CONNECTING = (
+    "the library emits connected only as it goes from connecting to connected (the connect "
+    "reply on its current socket), when the manager is CONNECTING or RECONNECTING")
+_GIVE_UP_ONLY_FROM_CONNECTING = (
+    "the library gives up only in _schedule_reconnect, which acts only while it is "
+    "connecting, when the manager is CONNECTING or RECONNECTING")
+UNREACHABLE: dict[tuple[ConnectionState, ManagerEvent], str] = {
+    (S.DISCONNECTED, E.CONNECTED): _CONNECTED_ONLY_FROM_CONNECTING,
+    (S.CONNECTED, E.CONNECTED): _CONNECTED_ONLY_FROM_CONNECTING,
+    (S.FAILED, E.CONNECTED): _CONNECTED_ONLY_FROM_CONNECTING,
+    (S.DISCONNECTED, E.GIVE_UP): _GIVE_UP_ONLY_FROM_CONNECTING,
+    (S.CONNECTED, E.GIVE_UP): _GIVE_UP_ONLY_FROM_CONNECTING,
+    (S.FAILED, E.GIVE_UP): _GIVE_UP_ONLY_FROM_CONNECTING,
+    (S.RECONNECTING, E.CONNECTING):
+        "the library says connecting only as it leaves disconnected or connected, so never "
+        "while the manager is RECONNECTING (which faithful never reaches at all)",
+    (S.FAILED, E.CONNECTING):
+        "FAILED exists only under the fixed policy, which classifies a connecting heard in "
+        "FAILED (retry_from_failed) as RECONNECTING",
+}
+"""The manager's pairs with no row on purpose: (state, event) -> why it never meets them."""
 del S, E
 
 
@@ -413,5 +437,5 @@ class ConnectionManager:
         return f"ConnectionManager({self.state.value}, {self.lib!r})"
 
 
-__all__ = ["TRANSITIONS", "Centrifuge", "ConnectionManager", "Lib", "ManagerEvent",
-           "TransitionError", "full_jitter_backoff"]
+__all__ = ["TRANSITIONS", "UNREACHABLE", "Centrifuge", "ConnectionManager", "Lib",
+           "ManagerEvent", "TransitionError", "full_jitter_backoff"]

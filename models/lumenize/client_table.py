@@ -19,11 +19,9 @@ method sees the new state (``connection_status`` is "``connected``, then flush, 
 The real client reacts to most events in every state: callbacks of old sockets stay live,
 and an awaited refresh can finish after ``disconnect()``, so almost every pair below is
 reachable and listed, with its no-op made explicit. A pair missing from the table is one
-the client can never meet: :func:`lookup` raises :class:`ClientStateError` for it, so a
-model change that makes it reachable fails loudly instead of doing something unplanned.
-The one such pair is ``(connecting, reconnect_timer)``: only ``scheduleReconnect`` arms the
-timer and it enters ``reconnecting``, and the only way into ``connecting`` is ``connect()``
-from ``disconnected``, which clears the timer first.
+the client can never meet, and :data:`UNREACHABLE` says why: :func:`lookup` raises
+:class:`ClientStateError` for it, so a model change that makes it reachable fails loudly
+instead of doing something unplanned.
 """
 
 from __future__ import annotations
@@ -129,7 +127,7 @@ _ROWS: dict[str, dict[str, Transition]] = {
     },
     # The timer runs connectInternal. It can outlive reconnecting: a stale socket's
     # connection_status (connected), or a 4403 close (disconnected), do not clear it.
-    # (connecting, reconnect_timer) is unreachable; see the theory of operation.
+    # (connecting, reconnect_timer) is unreachable; see UNREACHABLE.
     RECONNECT_TIMER: {
         DISCONNECTED: Transition("_connect_internal"),
         CONNECTED: Transition("_connect_internal"),
@@ -146,6 +144,13 @@ TABLE: dict[tuple[str, str], Transition] = {
     for event, by_state in _ROWS.items()
     for state, transition in by_state.items()
 }
+
+UNREACHABLE: dict[tuple[str, str], str] = {
+    (CONNECTING, RECONNECT_TIMER):
+        "only scheduleReconnect arms the timer, and the one way into connecting, connect() "
+        "from disconnected, clears it first",
+}
+"""The pairs with no row on purpose: (state, event) -> why the client never meets it."""
 
 
 def lookup(state: str, event: str) -> Transition:

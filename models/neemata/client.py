@@ -2,8 +2,11 @@
 
 Theory of operation
 -------------------
-The connection follows :data:`CONNECTION_TABLE`; ``disconnect()`` while disconnected is not
-in the table, and the real client throws a TypeError there (a null ``cab``).
+The connection follows :data:`CONNECTION_TABLE`. ``disconnect()`` while disconnected stays
+disconnected, and the real client throws a TypeError there (a null ``cab``); fix
+``disconnected_guard`` ignores it. The pairs with no row are in
+:data:`CONNECTION_UNREACHABLE`, each with why it cannot occur; one arriving raises
+:class:`NotInTable`.
 
 Every call owns one *combined abort signal*: the call's internal controller, its timeout
 (``AbortSignal.timeout``), the user's signal and the connection's ``cab``. The signal is a
@@ -78,7 +81,20 @@ CONNECTION_TABLE: dict[tuple[ConnState, ConnEvent], ConnState] = {
     (C, ConnEvent.LOST): D,  # onDisconnect('server')
     (CING, ConnEvent.DISCONNECT): D,
     (C, ConnEvent.DISCONNECT): D,
+    (D, ConnEvent.DISCONNECT): D,  # a TypeError (null cab); disconnected_guard: ignored
 }
+
+CONNECTION_UNREACHABLE: dict[tuple[ConnState, ConnEvent], str] = {
+    (D, ConnEvent.OPENED):
+        "while disconnected the client's socket is none, closed by disconnect() (an open "
+        "still on its way is dropped by the network) or already reported closed",
+    (C, ConnEvent.OPENED):
+        "the network reports a socket's open once, and that open made the client connected",
+    (D, ConnEvent.LOST):
+        "on_input passes a close or rejection to the table only while not disconnected: "
+        "the socket's close after disconnect() is expected and already handled",
+}
+"""The pairs with no row on purpose: (state, event) -> why the client never meets it."""
 
 
 class NotInTable(SimulationError):
@@ -320,9 +336,9 @@ class NeemataClient(Node):
                 OpenConnection(self.conn, self.gateway)]
 
     def _disconnect(self) -> list[Effect]:
-        try:
-            self.state = transition(self.state, ConnEvent.DISCONNECT)
-        except NotInTable:
+        before = self.state
+        self.state = transition(self.state, ConnEvent.DISCONNECT)
+        if before is ConnState.DISCONNECTED:
             if self.fixed("disconnected_guard"):
                 return [Note("client.disconnect_ignored")]
             return [Note("user.error", {"action": "disconnect", "error": p.TYPE_ERROR,
@@ -790,5 +806,6 @@ class NeemataClient(Node):
         return f"NeemataClient({self.address!r}, {self.state.value})"
 
 
-__all__ = ["CONNECTION_TABLE", "ClientStatistics", "ConnEvent", "ConnState", "NeemataClient",
-           "NotInTable", "PendingCall", "Reader", "UploadSource", "transition"]
+__all__ = ["CONNECTION_TABLE", "CONNECTION_UNREACHABLE", "ClientStatistics", "ConnEvent",
+           "ConnState", "NeemataClient", "NotInTable", "PendingCall", "Reader", "UploadSource",
+           "transition"]

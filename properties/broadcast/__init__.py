@@ -9,6 +9,7 @@ each planted bug, on top of ``fixed``.
 
 from __future__ import annotations
 
+from gatewaysim.models.broadcast import client_table
 from gatewaysim.models.broadcast.config import BroadcastConfig
 from gatewaysim.models.broadcast.describe import describe
 from gatewaysim.models.broadcast.scenarios import SCENARIOS
@@ -29,6 +30,7 @@ PACK = Pack(
     describe=describe,
     state_rules=StateRules(notes={"bus.down": "bus down", "bus.subscribed": "bus ready"}),
     readme="../../models/broadcast/README.md",
+    state_tables=(client_table,),
 )
 
 __all__ = ["MONITORS", "PACK", "TABS", "BroadcastDriver", "BroadcastStatistics", "TabView"]

@@ -8,10 +8,13 @@ Variants: ``faithful`` (what the document's code does when it runs, weaknesses i
 
 from __future__ import annotations
 
+from gatewaysim.models.chatsdk.centrifuge import TRANSITIONS, UNREACHABLE, ManagerEvent
 from gatewaysim.models.chatsdk.config import ChatConfig
 from gatewaysim.models.chatsdk.describe import describe
+from gatewaysim.models.chatsdk.protocol import ConnectionState
 from gatewaysim.models.chatsdk.scenarios import SCENARIOS
 from gatewaysim.simulator.state_rules import StateRules
+from gatewaysim.testing.tables import StateTable
 
 from ..pack import Pack
 from .driver import ChatDriver, ChatStatistics
@@ -19,6 +22,10 @@ from .monitors import MONITORS
 
 STATE_RULES = StateRules(state_event="conn.state")
 """The connection manager names its state itself: ``Note("conn.state", {"to": ...})``."""
+
+CONNECTION_MANAGER = StateTable("chatsdk.connection_manager", ConnectionState, ManagerEvent,
+                                TRANSITIONS, UNREACHABLE)
+"""The manager's table (``centrifuge.TRANSITIONS``), in the shape the kit reads."""
 
 PACK = Pack(
     name="chatsdk",
@@ -31,6 +38,7 @@ PACK = Pack(
     describe=describe,
     state_rules=STATE_RULES,
     readme="../../models/chatsdk/README.md",
+    state_tables=(CONNECTION_MANAGER,),
 )
 
-__all__ = ["MONITORS", "PACK", "STATE_RULES", "ChatDriver", "ChatStatistics"]
+__all__ = ["CONNECTION_MANAGER", "MONITORS", "PACK", "STATE_RULES", "ChatDriver", "ChatStatistics"]

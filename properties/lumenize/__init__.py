@@ -8,6 +8,7 @@ no real weakness masks it.
 
 from __future__ import annotations
 
+from gatewaysim.models.lumenize import client_table
 from gatewaysim.models.lumenize.config import LumenizeConfig
 from gatewaysim.models.lumenize.scenarios import PHASES
 from gatewaysim.models.lumenize.world import describe
@@ -27,6 +28,7 @@ PACK = Pack(
     scenarios=PHASES,
     describe=describe,
     readme="../../models/lumenize/README.md",
+    state_tables=(client_table,),
 )
 
 __all__ = ["MONITORS", "PACK", "LumenizeDriver", "LumenizeStatistics", "TabFacts"]

@@ -7,10 +7,17 @@ Variants: ``faithful`` (the real code, weaknesses included), ``fixed`` (every fi
 
 from __future__ import annotations
 
+from gatewaysim.models.neemata.client import (
+    CONNECTION_TABLE,
+    CONNECTION_UNREACHABLE,
+    ConnEvent,
+    ConnState,
+)
 from gatewaysim.models.neemata.config import NeemataConfig
 from gatewaysim.models.neemata.describe import describe
 from gatewaysim.models.neemata.scenarios import SCENARIOS
 from gatewaysim.simulator.state_rules import StateRules
+from gatewaysim.testing.tables import StateTable
 
 from ..pack import Pack
 from .driver import NeemataDriver, NeemataStatistics
@@ -23,6 +30,10 @@ STATE_RULES = StateRules(
 )
 """The client and gateway say what they did in plain notes; this is what each means."""
 
+CONNECTION = StateTable("neemata.client.connection", ConnState, ConnEvent, CONNECTION_TABLE,
+                        CONNECTION_UNREACHABLE)
+"""The client's connection table (``client.CONNECTION_TABLE``), in the shape the kit reads."""
+
 PACK = Pack(
     name="neemata",
     summary="Neemata RPC client and gateway: calls, RPC streams, blob uploads and downloads, "
@@ -34,6 +45,7 @@ PACK = Pack(
     describe=describe,
     state_rules=STATE_RULES,
     readme="../../models/neemata/README.md",
+    state_tables=(CONNECTION,),
 )
 
-__all__ = ["MONITORS", "PACK", "STATE_RULES", "NeemataDriver", "NeemataStatistics"]
+__all__ = ["CONNECTION", "MONITORS", "PACK", "STATE_RULES", "NeemataDriver", "NeemataStatistics"]

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from gatewaysim.models.chatsdk import ChatConfig, build_world
 from gatewaysim.models.chatsdk.centrifuge import (
     TRANSITIONS,
+    UNREACHABLE,
     ConnectionManager,
+    Lib,
     ManagerEvent,
     TransitionError,
     full_jitter_backoff,
@@ -23,11 +25,18 @@ from gatewaysim.models.chatsdk.metrics import (
     reconnect_times,
     refresh_success,
 )
-from gatewaysim.models.chatsdk.protocol import ConnectionState, NetworkQuality, parse_access
+from gatewaysim.models.chatsdk.protocol import (
+    BROWSER,
+    ConnectionState,
+    NetworkQuality,
+    parse_access,
+)
 from gatewaysim.models.chatsdk.quality import classify
+from gatewaysim.properties.chatsdk import CONNECTION_MANAGER, PACK
 from gatewaysim.simulator.clock import MINUTE, MS, SECOND, ms, s
 from gatewaysim.simulator.errors import ConfigError
-from gatewaysim.simulator.trace import Trace
+from gatewaysim.simulator.trace import IN, Trace, TraceRecord
+from gatewaysim.testing import check_table
 
 Q = NetworkQuality
 
@@ -185,6 +194,49 @@ def test_every_manager_pair_missing_from_the_table_is_an_error() -> None:
                 continue
             with pytest.raises(TransitionError):
                 manager._event(event)
+
+
+def test_the_manager_pairs_without_a_row_are_exactly_those_declared_unreachable() -> None:
+    pairs = {(s, e) for s in ConnectionState for e in ManagerEvent}
+    assert set(UNREACHABLE) == pairs - set(TRANSITIONS)
+    assert PACK.state_tables == (CONNECTION_MANAGER,)
+    assert check_table(CONNECTION_MANAGER) == []
+
+
+MIRROR = {Lib.DISCONNECTED: {ConnectionState.DISCONNECTED, ConnectionState.FAILED},
+          Lib.CONNECTING: {ConnectionState.CONNECTING, ConnectionState.RECONNECTING},
+          Lib.CONNECTED: {ConnectionState.CONNECTED}}
+
+
+@pytest.mark.parametrize("variant", ["faithful", "fixed"])
+def test_the_manager_state_follows_the_library_state_under_faults(variant: str) -> None:
+    """The argument behind UNREACHABLE: before every input the browser handles, the
+    manager's state matches the library's, so 'connected' and 'give up' find it CONNECTING
+    or RECONNECTING, and so on."""
+    config = attrs.evolve(ChatConfig.for_variant(variant), max_reconnect_attempts=2)
+    trace = Trace()
+    cw = build_world(config, 3, trace)
+    seen: set[ConnectionState] = set()
+    broken: list[tuple[Lib, ConnectionState]] = []
+
+    def check(record: TraceRecord) -> None:
+        if record.actor == BROWSER and record.kind == IN:
+            lib, manager = cw.client.manager.lib.state, cw.state()
+            seen.add(manager)
+            if manager not in MIRROR[lib]:
+                broken.append((lib, manager))
+
+    trace.listeners.append(check)
+    rng = random.Random(7)
+    faults = [cw.drop_ws, cw.go_offline, cw.go_online, cw.partition, cw.heal_partition,
+              lambda: cw.set_auth(False), lambda: cw.set_auth(True)]
+    for _ in range(60):
+        rng.choice(faults)()
+        cw.run_for(ms(rng.randint(100, 5000)))
+    assert broken == []
+    expected = set(ConnectionState) if variant == "fixed" else {
+        ConnectionState.DISCONNECTED, ConnectionState.CONNECTING, ConnectionState.CONNECTED}
+    assert seen == expected
 
 
 # ------------------------------------------------------------------ config, determinism

@@ -13,6 +13,7 @@ from gatewaysim.models.lumenize.client_table import ClientStateError
 from gatewaysim.models.lumenize.protocol import ClientCall, ClientConnect, WakeUp
 from gatewaysim.simulator.clock import ms, s
 from gatewaysim.simulator.messages import Note
+from gatewaysim.testing import check_table
 
 from .client_fakes import (
     HOLD,
@@ -278,10 +279,29 @@ def test_every_state_event_pair_has_a_transition_or_raises(state: str, event: st
         assert r.client.state == state
 
 
-def test_the_table_leaves_out_exactly_the_unreachable_pair() -> None:
+def test_the_table_leaves_out_exactly_the_pairs_it_declares_unreachable() -> None:
     missing = [pair for pair in PAIRS if pair not in table.TABLE]
     assert missing == [("connecting", "reconnect_timer")]
+    assert list(table.UNREACHABLE) == missing
     assert set(table.TABLE) <= set(PAIRS)
+    assert check_table(table) == []
+
+
+def test_connect_from_disconnected_clears_a_reconnect_timer_a_4403_left_armed() -> None:
+    # The argument for (connecting, reconnect_timer) being unreachable, run: a 4403 while
+    # reconnecting leaves the timer armed in disconnected, and connect() clears it on the
+    # way into connecting, so the timer never fires there.
+    r = connected(worker=[accept(True), HOLD])
+    r.to_worker(FakeClose(r.client.conn, 1011))
+    r.run(ms(100))
+    assert r.client.state == "reconnecting" and r.client.timer_armed("reconnect")
+    r.client.fire(r.now, table.CLOSE_LOGIN, code=4403, reason="x")
+    assert r.client.state == "disconnected" and r.client.timer_armed("reconnect")
+    r.inject(ClientConnect())
+    assert r.client.state == "connecting"
+    assert not r.client.timer_armed("reconnect")
+    r.run(s(5))  # no ClientStateError: the timer the 4403 left behind is gone
+    assert r.client.state == "connecting"
 
 
 def test_unknown_event_kind_raises() -> None:

@@ -22,9 +22,11 @@ from gatewaysim.models.restart.protocol import (
 )
 from gatewaysim.models.restart.script import Observer
 from gatewaysim.models.restart.world import SIGKILL, SIGTERM, ClientSpec, RestartWorld
+from gatewaysim.properties.restart import CONNECTION_STATE, PACK
 from gatewaysim.simulator.clock import ms, s
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.trace import Trace
+from gatewaysim.testing import check_table
 
 NO_JITTER = RestartConfig(jitter_percent=0)
 
@@ -58,6 +60,14 @@ def test_state_table_targets_are_the_library_assignments(monkeypatch):
                         (frozenset({ConnectionState.CONNECTING}), ConnectionState.CONNECTED))
     with pytest.raises(StateError):
         next_state(ConnectionState.FAILED, StateEvent.OPEN)
+
+
+def test_the_manifest_declares_the_state_table_next_state_reads():
+    rows = CONNECTION_STATE.table
+    for state, event in itertools.product(ConnectionState, StateEvent):
+        assert rows[(state, event)] is next_state(state, event)
+    assert PACK.state_tables == (CONNECTION_STATE,)
+    assert check_table(CONNECTION_STATE) == []
 
 
 def test_attempts_follow_the_library_backoff_and_fail_at_the_tenth():
