@@ -3,9 +3,11 @@
     python benchmarks/restart.py [--scale F] [--sim-only]
 
 Each test runs once on the virtual clock and once with real server processes and sockets
-(``gatewaysim.real``), with the library's delays times ``--scale`` (default 1: the
-document's own timings, so the real column is what its suite costs). Prints, per test, the
-virtual time it covers, the wall time in simulation and for real; then the totals, and last
+(``gatewaysim.real``, aiohttp: the ``real`` extra), with the library's delays times
+``--scale`` (default 1: the document's own timings, so the real column is what its suite
+costs). Prints, per test, the virtual time it covers, the wall time in simulation and for
+real, whether its expectations held both ways, and whether what the users saw for real
+conforms to a simulated run told the real process start times; then the totals, and last
 the figure this benchmark is for: how many times longer the real run takes than the
 simulated one.
 """
@@ -18,6 +20,7 @@ import time
 from gatewaysim.models.restart.scenarios import DOCUMENT, config_for
 from gatewaysim.models.restart.script import run_sim
 from gatewaysim.simulator.clock import SECOND
+from gatewaysim.simulator.trace import Trace
 
 
 def main() -> None:
@@ -27,12 +30,18 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20,
                    help="simulated runs per test (the wall time is their mean)")
     args = p.parse_args()
+    from gatewaysim.real import transport
+    from gatewaysim.real.conformance import compare, fault_times
     from gatewaysim.real.runner import run_real_sync
-    from gatewaysim.real.transport import BACKEND
 
-    print(f"13 tests, delays x{args.scale:g}, transport {BACKEND}")
-    print(f"{'test':<26} {'virtual':>9} {'sim wall':>10} {'real wall':>10} {'passes':>7}")
+    if not args.sim_only:
+        transport.require()
+    where = "simulation only" if args.sim_only else f"aiohttp {transport.aiohttp.__version__}"
+    print(f"13 tests, delays x{args.scale:g}, {where}")
+    print(f"{'test':<26} {'virtual':>9} {'sim wall':>10} {'real wall':>10} {'passes':>7} "
+          f"{'conforms':>9}")
     virtual = sim_wall = real_wall = 0.0
+    differing: list[str] = []
     for script in DOCUMENT:
         config = config_for(script.name)
         t0 = time.perf_counter()
@@ -42,19 +51,29 @@ def main() -> None:
         v = run.world.world.now / SECOND
         real_s = 0.0
         ok = run.passed
+        conforms = "-"
         if not args.sim_only:
             real = run_real_sync(script, config, args.scale)
             real_s = real.wall_s
             ok = ok and real.passed
+            trace = Trace(keep=True)  # the same test, told the real start times
+            told = run_sim(script, 0, trace, config, args.scale, startup_ms=real.startup_ms)
+            diffs = compare(told.observer.logs, fault_times(trace), real.observer.logs,
+                            fault_times(real.trace), told.verdicts, real.verdicts,
+                            script.tolerance_ms * args.scale)
+            conforms = "yes" if not diffs else "NO"
+            differing += [f"{script.name}: {d}" for d in diffs]
         virtual += v
         sim_wall += sim_s
         real_wall += real_s
         print(f"{script.name:<26} {v:>8.2f}s {sim_s * 1000:>8.2f}ms {real_s:>9.2f}s "
-              f"{'yes' if ok else 'NO':>7}")
+              f"{'yes' if ok else 'NO':>7} {conforms:>9}")
     print(f"{'total':<26} {virtual:>8.2f}s {sim_wall * 1000:>8.2f}ms {real_wall:>9.2f}s")
     print(f"virtual time covered: {virtual:.2f}s")
     print(f"wall time in simulation: {sim_wall * 1000:.1f}ms")
     if not args.sim_only:
+        for line in differing:
+            print(f"differs: {line}")
         print(f"wall time for real: {real_wall:.2f}s")
         print(f"real / simulated wall time: {real_wall / sim_wall:.0f}x")
     else:

@@ -7,7 +7,7 @@ clients run in this process on an asyncio loop. The same scenario is then run in
 compared: the output ends with ``conforms`` or the list of differences.
 
 Exit status: 0 when the real run's expectations hold as in simulation and the runs conform,
-1 otherwise, 2 for bad input.
+1 otherwise, 2 for bad input or when aiohttp (the ``real`` extra) is not installed.
 """
 
 from __future__ import annotations
@@ -45,15 +45,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gatewaysim.real import transport
     from gatewaysim.real.conformance import TIMING_FLOOR_MS, compare, fault_times
     from gatewaysim.real.runner import run_real_sync
-    from gatewaysim.real.transport import BACKEND
 
     if args.list:
         for script in BY_NAME.values():
             where = "" if script.real else "  (simulation only)"
             print(f"restart-{script.name:<26} {script.summary}{where}")
         return 0
+    transport.require()
     if args.scenario is None:
         raise ConfigError("a scenario name is required (see 'gatewaysim real --list')")
     name = args.scenario.removeprefix("restart-")
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     sim = run_sim(script, args.seed, trace, config, args.scale, startup_ms=real.startup_ms)
     print(f"scenario:  restart-{name}: {script.summary}")
     print(f"replays:   {script.source}")
-    print(f"transport: {BACKEND}; scale {args.scale:g}; {real.processes} server process(es), "
+    print(f"transport: aiohttp {transport.aiohttp.__version__}; scale {args.scale:g}; "
+          f"{real.processes} server process(es), "
           f"each ready in {', '.join(f'{t:.0f}ms' for t in real.startup_ms)}")
     print(f"wall time: {real.wall_s:.2f}s for real")
     print()

@@ -126,11 +126,22 @@ class RealHost:
                                                self._on_request, host, port)
         return self.listening.port
 
-    async def close(self) -> None:
-        """Stop: timers, tasks, sockets (aborted) and the listening socket."""
-        for handle in self.timers.values():
+    async def close(self, settle_s: float = transport.CLOSE_TIMEOUT_S) -> None:
+        """Stop: timers, tasks, sockets (aborted) and the listening socket.
+
+        Timers stop first; then a socket whose closing handshake is under way gets up to
+        ``settle_s`` to finish, so that its close is reported as the simulated world reports
+        it (a script that ends right after ``destroy()`` and a kill still sees the client's
+        close, and no timer of the stopped script opens anything meanwhile).
+        """
+        for handle in self.timers.values():  # first: no timer starts anything new
             handle.cancel()
         self.timers.clear()
+        loop = self.clock.loop
+        deadline = loop.time() + settle_s
+        while (any(sock.closing for sock in self.sockets.values())
+               and loop.time() < deadline):
+            await asyncio.sleep(0.002)
         for sock in list(self.sockets.values()):
             sock.abort()
         for task in list(self.tasks):

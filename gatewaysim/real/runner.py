@@ -20,6 +20,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -50,6 +51,22 @@ from gatewaysim.simulator.trace import FAULT, OUT, Trace, TraceRecord
 from .host import RealClock, RealHost
 
 READY_TIMEOUT_S = 20.0
+EXIT_TIMEOUT_S = 20.0
+"""How long a signalled process may take to end before it gets SIGKILL."""
+SETTLE_TICKS = 8
+"""Loop turns a script step lets pass after its condition holds (see :func:`settle`)."""
+
+
+async def settle() -> None:
+    """Let what has already reached this process be handled before the next step.
+
+    The simulated world delivers everything due at an instant before the script looks; a
+    frame sent with the upgrade's answer arrives with it. Here the answer and the frame are
+    separate reads, a few loop turns apart, so a step that follows a satisfied condition
+    first lets the loop turn a few times (no time passes for the script).
+    """
+    for _ in range(SETTLE_TICKS):
+        await asyncio.sleep(0)
 
 
 class ServerProcess:
@@ -65,7 +82,7 @@ class ServerProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.pids: list[int] = []
         self.startups: list[float] = []
-        """Seconds from spawn to ``READY``, per start."""
+        """Seconds from spawn to ``READY`` (read here), per start."""
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
@@ -74,29 +91,51 @@ class ServerProcess:
         if self.running():
             return False
         self.incarnation += 1
-        spawned = time.perf_counter()
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gatewaysim.real.serve", "--node", self.node,
-            "--port", str(self.port), "--incarnation", str(self.incarnation),
-            "--seed", str(self.seed), "--config", json.dumps(self.config.to_dict()),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.pids.append(self.proc.pid)
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), READY_TIMEOUT_S)
-        if not line.startswith(b"READY "):
-            await self.cleanup()
-            raise RuntimeError(f"server process did not start: {line!r}")
+        spawned = time.monotonic()
+        with tempfile.TemporaryFile() as errors:  # the child's stderr, read if it fails
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gatewaysim.real.serve", "--node", self.node,
+                "--port", str(self.port), "--incarnation", str(self.incarnation),
+                "--seed", str(self.seed), "--config", json.dumps(self.config.to_dict()),
+                "--exit-with-parent", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=errors, start_new_session=True)
+            self.pids.append(self.proc.pid)
+            assert self.proc.stdout is not None
+            try:
+                line = await asyncio.wait_for(self.proc.stdout.readline(), READY_TIMEOUT_S)
+            except TimeoutError:
+                line = b"(no READY within %d s)" % READY_TIMEOUT_S
+            if not line.startswith(b"READY "):
+                await self.cleanup()
+                errors.seek(0)
+                last = (errors.read().decode(errors="replace").strip().splitlines()
+                        or [line.decode(errors="replace")])[-1]
+                raise RuntimeError(f"server process {self.node} did not start: {last}")
         self.port = int(line.split()[1])
-        self.startups.append(time.perf_counter() - spawned)
+        self.startups.append(time.monotonic() - spawned)
         return True
 
-    async def kill(self, sig: str) -> bool:
+    async def kill(self, sig: str) -> float | None:
+        """Send ``sig`` and wait for the exit: when the process ended (``time.monotonic()``:
+        as it said, after SIGTERM; the signal's moment for SIGKILL), ``None`` if none ran."""
         if not self.running():
-            return False
-        assert self.proc is not None
+            return None
+        assert self.proc is not None and self.proc.stdout is not None
+        sent = time.monotonic()
         self.proc.send_signal(signal.SIGKILL if sig == SIGKILL else signal.SIGTERM)
+        try:  # to the end of its output: the process is gone
+            rest = await asyncio.wait_for(self.proc.stdout.read(), EXIT_TIMEOUT_S)
+        except TimeoutError:  # it did not end: it will now
+            rest = b""
+            self.proc.kill()
         await self.proc.wait()
-        return True
+        self._release()
+        said = [line.split()[1] for line in rest.splitlines() if line.startswith(b"EXIT ")]
+        return float(said[-1]) if said and sig != SIGKILL else sent
+
+    def _release(self) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()
 
     async def cleanup(self) -> None:
         """Kill the process if it still runs (called in ``finally``)."""
@@ -104,6 +143,7 @@ class ServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             await self.proc.wait()
+        self._release()
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -165,23 +205,36 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
         deadline = clock.loop.time() + timeout_s
         while not condition() and clock.loop.time() < deadline:
             await asyncio.sleep(every_s)
+        await settle()
 
+    # When a step ended, for the next Wait. A killed process ended when it said so (SIGTERM)
+    # or when the signal was sent (SIGKILL: the simulated crash is instantaneous); learning
+    # it here (reading the pipe, reaping) takes longer, and a simulated Wait starts at once.
+    ended = clock.loop.time()
     try:
         for host in hosts.values():
             host.start()
         for step in script.steps:
             if isinstance(step, Wait):
-                await asyncio.sleep(step.ms * scale / 1000)
+                await asyncio.sleep(max(0.0, ended + step.ms * scale / 1000
+                                        - clock.loop.time()))
             elif isinstance(step, StartServer):
                 if await server.start():
+                    # dated when the script goes on, as in simulation (the process listened
+                    # a little earlier: a client timer firing in between is served here
+                    # and refused there, a difference that grows with the machine's load)
                     fault("restart", host=SERVER)
             elif isinstance(step, KillServer):
                 if server.running():
                     fault("crash" if step.signal == SIGKILL else "signal", host=SERVER,
                           signal=step.signal)
-                    await server.kill(step.signal)
-                    if step.signal != SIGKILL:
-                        fault("crash", host=SERVER)
+                    exited = await server.kill(step.signal)
+                    assert exited is not None
+                    if step.signal != SIGKILL:  # dated when the process said it ended
+                        trace.emit(round((exited - clock.t0) * SECOND), "world", FAULT,
+                                   "crash", {"host": SERVER})
+                    ended = exited  # the next Wait counts from the end, not from reaping
+                    continue
             elif isinstance(step, Act):
                 since = len(notes)
                 hosts[step.client].deliver(step.action)
@@ -202,6 +255,7 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
                          probe(step.probe, hosts[step.client].node,
                                observer.logs[step.client]))
                 observations.append(Observation(step.label, value, clock.now()))
+            ended = clock.loop.time()
         await asyncio.sleep(script.tail_ms * scale / 1000)
     finally:
         for host in hosts.values():
