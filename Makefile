@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(PACKAGE_INITS)
 
 test: $(STAMP) ## lint, run every test (parallel, Hypothesis "ci" profile), run the notebooks
 	$(BIN)/ruff check .
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --dist loadgroup
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --nbmake notebooks/
 
 lab: $(STAMP) ## install JupyterLab into .venv (once) and open the notebooks
