@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gatewaysim.properties.pack import find_scenario, loadable_packs
-from gatewaysim.simulator.clock import Time, format_duration, parse_duration
+from gatewaysim.properties.pack import Pack, find_scenario, loadable_packs
+from gatewaysim.simulator.clock import Time, format_duration, format_time, parse_duration
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.files import is_special, resolve_target, temp_sibling
 from gatewaysim.simulator.scenario import Scenario, ScenarioResult
@@ -47,6 +47,9 @@ def add_parser(subparsers: Any) -> None:
                    help="master seed, an integer >= 0 (default: 0)")
     p.add_argument("--duration", metavar="SPAN",
                    help="virtual time to run: 250ms, 5s, 10m, 1h (default: the scenario's)")
+    p.add_argument("--variant", metavar="NAME",
+                   help="run under another variant of the pack's model: faithful, fixed or "
+                        "mutant:NAME (only scenarios that take one; see --list)")
     p.add_argument("--trace", metavar="FILE",
                    help="write the trace as JSON Lines to FILE (its sha256 is the printed hash)")
     p.add_argument("--timeline", action="store_true",
@@ -65,6 +68,8 @@ def check_determinism(args: argparse.Namespace) -> int:
     """``run --check-determinism``: the scenario twice, in two processes; where they part."""
     argv = ["run", args.scenario, "--seed", str(parse_seed(args.seed)), "--quiet",
             *pack_argv(args)]
+    if args.variant is not None:
+        argv += ["--variant", args.variant]
     if args.duration is not None:
         argv += ["--duration", args.duration]
     lines = list(run_twice(argv))
@@ -81,7 +86,8 @@ def list_scenarios() -> str:
     packs, broken = loadable_packs()
     scenarios = [sc for pack in packs for sc in pack.scenarios]
     width = max((len(sc.name) for sc in scenarios), default=0)
-    lines = [f"{sc.name:<{width}}  {sc.summary} (default {format_duration(sc.default_duration)})"
+    lines = [f"{sc.name:<{width}}  {sc.summary} (default {format_duration(sc.default_duration)}"
+             f"{'; takes --variant' if sc.takes_variant else ''})"
              for sc in scenarios]
     return "\n".join([*lines, *(f"(not loaded: {problem})" for problem in broken)])
 
@@ -109,6 +115,18 @@ def prepare_trace_path(path: str) -> tuple[Path, Path | None]:
         raise ConfigError(f"cannot write trace {shown}: {exc.strerror or exc}") from exc
 
 
+def check_variant(pack: Pack, scenario: Scenario, variant: str | None) -> None:
+    """Refuse ``--variant`` for a scenario that cannot take one, or a name the pack lacks."""
+    if variant is None:
+        return
+    if not scenario.takes_variant:
+        takers = [sc.name for sc in pack.scenarios if sc.takes_variant]
+        hint = f" (scenarios of {pack.name} that do: {', '.join(takers)})" if takers else ""
+        raise ConfigError(f"scenario {scenario.name!r} runs one fixed configuration and "
+                          f"takes no --variant{hint}")
+    pack.config.for_variant(variant)  # a ConfigError naming the known variants
+
+
 def _summary_lines(scenario: Scenario, seed: int, duration: Time,
                    result: ScenarioResult, trace: Trace) -> list[str]:
     rows: list[tuple[str, Any]] = [
@@ -119,8 +137,36 @@ def _summary_lines(scenario: Scenario, seed: int, duration: Time,
         ("trace records", trace.count),
         *result.summary.items(),
     ]
-    width = max(len(str(label)) for label, _ in rows) + 1
-    return [f"{str(label) + ':':<{width}} {value}" for label, value in rows]
+    shown = [_readable(str(label), value) for label, value in rows]
+    # a machine-readable ``*_us`` row that restates a row shown for people is left out
+    kept = {(label, str(value)) for (label, value), (new, _) in zip(rows, shown, strict=True)
+            if new == str(label)}
+    labels, values = {label for label, _ in kept}, {value for _, value in kept}
+    rows = [(new, value) for (old, _), (new, value) in zip(rows, shown, strict=True)
+            if new == str(old) or (new not in labels and str(value) not in values)]
+    width = max(len(label) for label, _ in rows) + 1
+    return [f"{label + ':':<{width}} {value}" for label, value in rows]
+
+
+def _readable(label: str, value: Any) -> tuple[str, Any]:
+    """A summary row with microseconds shown as time: a ``*_us`` key holds a span
+    (``sent_after_us: 1000000`` prints ``sent after: 1s``), a ``*_at`` key an instant."""
+    def span(v: Any) -> Any:
+        return format_duration(v) if v else "0s"
+
+    if label.endswith("_us") and _micros(value):
+        shown = [span(v) for v in value] if isinstance(value, list) else span(value)
+        return label.removesuffix("_us").replace("_", " "), shown
+    if label.endswith("_at") and _micros(value):
+        return label.replace("_", " "), format_time(value)
+    return label, value
+
+
+def _micros(value: Any) -> bool:
+    def one(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    return one(value) or (isinstance(value, list) and all(one(v) for v in value))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("a scenario name is required (see 'gatewaysim run --list')")
     pack, scenario = find_scenario(args.scenario)
     seed = parse_seed(args.seed)
+    check_variant(pack, scenario, args.variant)
     if args.check_determinism:
         if args.duration is not None:
             parse_duration(args.duration)
@@ -142,11 +189,14 @@ def run(args: argparse.Namespace) -> int:
 
     dest, tmp = prepare_trace_path(args.trace) if args.trace is not None else (None, None)
     target = tmp if tmp is not None else dest
-    header = {"pack": pack.name, "scenario": scenario.name, "seed": seed, "duration": duration}
+    header: dict[str, Any] = {"pack": pack.name, "scenario": scenario.name, "seed": seed,
+                              "duration": duration}
+    if args.variant is not None:  # only when asked: default runs keep their trace hashes
+        header["variant"] = args.variant
     trace: Trace | None = None
     try:
         trace = Trace(header=header, path=target, keep=show_timeline)
-        result = scenario.run(seed, duration, trace)
+        result = scenario.run(seed, duration, trace, variant=args.variant)
         trace.close()
         if tmp is not None and dest is not None:
             os.replace(tmp, dest)

@@ -8,10 +8,17 @@ decorated object is still callable exactly like the function.
 The caller owns the :class:`~gatewaysim.simulator.trace.Trace` (where it is written,
 whether records are kept in memory) and its header; the scenario builds a world on it,
 runs it for ``duration`` of virtual time, and reports what a person wants to know.
+
+A scenario that can run under any variant of its pack (``faithful``, ``fixed``,
+``mutant:NAME``) takes it as a fourth parameter, ``fn(seed, duration, trace, variant)``,
+with the pack's default as its default value. :attr:`Scenario.takes_variant` is read from
+the function's signature, so nothing has to be declared twice; :meth:`Scenario.run` refuses
+a variant for a scenario whose script builds one fixed configuration.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -61,8 +68,25 @@ class Scenario:
         if self.default_duration <= 0:
             raise ConfigError(f"scenario {self.name!r}: default duration must be positive")
 
-    def run(self, seed: int, duration: Time, trace: Trace) -> ScenarioResult:
-        return self.fn(seed, duration, trace)
+    @property
+    def takes_variant(self) -> bool:
+        """True if the scenario's function takes a ``variant`` parameter."""
+        try:
+            params = inspect.signature(self.fn).parameters
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            return False
+        return "variant" in params
+
+    def run(self, seed: int, duration: Time, trace: Trace,
+            variant: str | None = None) -> ScenarioResult:
+        """Run the scenario; ``variant`` (``None``: the scenario's default) is passed on
+        only to a scenario that takes one, and is a :class:`ConfigError` for any other."""
+        if variant is None:
+            return self.fn(seed, duration, trace)
+        if not self.takes_variant:
+            raise ConfigError(f"scenario {self.name!r} runs one fixed configuration and takes "
+                              "no --variant")
+        return self.fn(seed, duration, trace, variant=variant)  # type: ignore[call-arg]
 
     def __call__(self, seed: int, duration: Time, trace: Trace) -> ScenarioResult:
         return self.fn(seed, duration, trace)

@@ -7,6 +7,12 @@ life of connections (requested, opened, closed, rejected), HTTP exchanges, alarm
 inputs or frames the kernel lost. Timers, raw messages and starts are noise at this
 level and are shown only with ``verbose=True``.
 
+Times and spans are printed as a person reads them: a record field the kernel or the
+usual note vocabulary defines as a span of microseconds (``latency``, ``jitter``,
+``retry_after``, ``delay``, ``*_us``) prints as a duration (``80ms``), a field that is an
+instant (``t_heal``) as a time (``60.000s``). Only the text changes: records and trace
+hashes are what they were.
+
 A model pack knows better what its records mean, so :func:`render_timeline` takes an
 optional ``describe(record)``: a string is printed as it is, ``""`` hides the record, and
 ``None`` falls back to the default. Packs describe their own notes and inputs and leave
@@ -19,7 +25,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .clock import Time, format_time
+from .clock import Time, format_duration, format_time
 from .messages import CLOSE_ABNORMAL
 from .trace import FAULT, IN, OUT, SYS, TraceRecord
 
@@ -48,9 +54,27 @@ def _value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
+DURATION_KEYS = frozenset(("latency", "jitter", "retry_after", "delay", "timeout",
+                           "grace", "backoff", "interval"))
+"""Data fields holding a span of virtual time in microseconds (printed ``80ms``)."""
+INSTANT_KEYS = frozenset(("t_heal",))
+"""Data fields holding an instant of virtual time in microseconds (printed ``60.000s``)."""
+
+
+def _timed(key: str, value: Any) -> str | None:
+    """``value`` as a duration or an instant if ``key`` names one, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if key in INSTANT_KEYS:
+        return format_time(value)
+    if key in DURATION_KEYS or key.endswith("_us"):
+        return format_duration(value) if value else "0s"
+    return None
+
+
 def compact(data: dict[str, Any]) -> str:
-    """``k=v k=v`` for a record's data, short enough for one line."""
-    return " ".join(f"{k}={_value(v)}" for k, v in data.items())
+    """``k=v k=v`` for a record's data, short enough for one line; times in seconds."""
+    return " ".join(f"{k}={_timed(k, v) or _value(v)}" for k, v in data.items())
 
 
 def _with(text: str, extra: str) -> str:

@@ -15,13 +15,15 @@ from .branch import (
     RunOutcome,
     StepMark,
 )
+from .calls import CallSpan, call_spans
 from .diff import TraceDiff, diff
+from .display import Timeline
 from .plots import sequence_diagram, state_timeline
 from .state import DEFAULT_RULES, AlarmSpan, StateRules, StatesAt, Transition
 from .view import TraceView, ViewSource
 
 __all__ = [
-    "DEFAULT_RULES", "AlarmSpan", "ChangeArg", "Delay", "RemoveStep", "ReplaceStep",
-    "RunOutcome", "StateRules", "StatesAt", "StepMark", "TraceDiff", "TraceView",
-    "Transition", "ViewSource", "diff", "sequence_diagram", "state_timeline",
+    "DEFAULT_RULES", "AlarmSpan", "CallSpan", "ChangeArg", "Delay", "RemoveStep", "ReplaceStep",
+    "RunOutcome", "StateRules", "StatesAt", "StepMark", "Timeline", "TraceDiff", "TraceView",
+    "Transition", "ViewSource", "call_spans", "diff", "sequence_diagram", "state_timeline",
 ]

@@ -30,7 +30,10 @@ from .state import DEFAULT_RULES, StateIndex, StateRules, StatesAt
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gatewaysim.properties.monitor import Violation
     from gatewaysim.simulator.world import World
+
+    from .display import Timeline
 
 Predicate = Callable[[TraceRecord], bool]
 
@@ -394,21 +397,45 @@ class TraceView:
         return TraceView.of_outcome(new, "branch", variant=new.run.variant, rules=root.rules,
                                     snapshot_every=root.snapshot_every)
 
+    @property
+    def violation(self) -> Violation | None:
+        """The violation of the run behind this view (``None``: it holds, or the view's
+        records do not come from a run made of steps; see :attr:`verdict`)."""
+        outcome = self._outcome()
+        return None if outcome is None else outcome.violation
+
+    @property
+    def verdict(self) -> str | None:
+        """``"violated ID at T"`` or ``"holds: ..."`` for a run made of steps, else ``None``."""
+        from .focus import verdict_line
+
+        outcome = self._outcome()
+        return None if outcome is None else verdict_line(outcome.violation)
+
     # ------------------------------------------------------------------ outputs
     def timeline(self, describe: Callable[[TraceRecord], str | None] | None = None,
-                 verbose: bool = False, limit: int | None = None) -> str:
+                 verbose: bool = False, limit: int | None = None) -> Timeline:
         """The text timeline of this view (``gatewaysim.simulator.timeline.render_timeline``).
 
         A view of a run made of steps reads records with its pack's ``describe`` unless
-        another is given.
+        another is given. The result is a ``str`` that Jupyter shows as preformatted text
+        (:class:`~gatewaysim.analysis.display.Timeline`).
         """
         from gatewaysim.simulator.timeline import render_timeline
+
+        from .display import Timeline
 
         if describe is None:
             describe = getattr(self._outcome(), "describe", None)
 
-        return render_timeline(list(self.records), describe=describe, verbose=verbose,
-                               limit=limit)
+        return Timeline(render_timeline(list(self.records), describe=describe,
+                                        verbose=verbose, limit=limit))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the verdict on top, then the source, the steps and a timeline preview."""
+        from .display import view_html
+
+        return view_html(self)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per record, typed columns (see :func:`gatewaysim.analysis.frame.to_pandas`)."""

@@ -24,13 +24,15 @@ def test_sequence_diagram_is_labelled(view: TraceView) -> None:
     fig = sequence_diagram(view)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "virtual time (s)" and ax.get_ylabel() and ax.get_title()
+    assert ax.get_xlabel() == "virtual time (s)" and ax.get_ylabel()
+    assert ax.get_title(loc="left").startswith("Sequence diagram: 5 actors, 0.000s to ")
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         a for a in view.actors() if a != "world"]
     texts = _legend_texts(fig)
     messages = sum(r.type == "WsMessage" for r in view)
     assert f"WebSocket message ({messages})" in texts
-    assert any(t.startswith("fault (") for t in texts)
+    assert any(t.startswith("fault hit this actor (") for t in texts)
+    assert any(t.startswith("fault injected (") for t in texts)
 
 
 def test_sequence_diagram_narrows_to_actors_and_window(view: TraceView) -> None:
@@ -60,10 +62,14 @@ def test_messages_pair_fifo_with_what_was_sent(view: TraceView) -> None:
 def test_state_timeline_is_labelled_and_shows_alarms(view: TraceView) -> None:
     fig = state_timeline(view)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "virtual time (s)" and ax.get_ylabel() and ax.get_title()
+    assert ax.get_xlabel() == "virtual time (s)" and ax.get_ylabel()
+    assert ax.get_title(loc="left").startswith("State timeline: ")
     texts = _legend_texts(fig)
-    for label in ("connected", "reconnecting", "down", "up", "alarm window (SetAlarm to end)"):
+    for label in ("connected", "reconnecting", "down", "up",
+                  "alarm pending (set, not yet fired)"):
         assert label in texts
+    assert any(t.startswith("fault hit this actor (") for t in texts)
+    assert any(t.startswith("fault injected (") for t in texts)
     assert any(t.startswith("alarm fired (") for t in texts)
     narrow = state_timeline(view, actors="client/*", window=(5.0, 15.0)).axes[0]
     assert [t.get_text() for t in narrow.get_yticklabels()] == [f"client/{i}" for i in range(4)]

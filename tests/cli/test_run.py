@@ -178,7 +178,8 @@ def test_a_failing_run_leaves_no_trace_file(
 ) -> None:
     from gatewaysim.simulator.scenario import Scenario
 
-    def boom(self: Scenario, seed: int, duration: int, trace: object) -> None:
+    def boom(self: Scenario, seed: int, duration: int, trace: object,
+             variant: str | None = None) -> None:
         trace.record(0, "x", "sys", "started", {})  # type: ignore[attr-defined]
         raise RuntimeError("the model broke")
 
@@ -186,3 +187,63 @@ def test_a_failing_run_leaves_no_trace_file(
     with pytest.raises(RuntimeError, match="the model broke"):
         main(["run", "echo", "--trace", str(tmp_path / "t.jsonl")])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_variant_runs_the_scenario_under_that_variant(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "fixed.jsonl"
+    status, out, _ = run_out(capsys, "lumenize-phase2", "--variant", "fixed", "--trace", str(path))
+    assert status == 0
+    assert re.search(r"^variant: +fixed$", out, re.M), out
+    header, _ = read_trace(path)
+    assert header["variant"] == "fixed"
+    status, out_faithful, _ = run_out(capsys, "lumenize-phase2", "--variant", "faithful")
+    assert re.search(r"^variant: +faithful$", out_faithful, re.M)
+    assert last_hash(out_faithful) != last_hash(out)
+
+
+def test_run_variant_takes_a_mutant(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_out(capsys, "lumenize-phase2", "--variant",
+                             "mutant:grace_alarm_never_armed", "--quiet")
+    assert status == 0 and HASH_LINE.match(out.strip())
+
+
+def test_run_without_variant_keeps_the_header_and_hash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "t.jsonl"
+    status, _, _ = run_out(capsys, "lumenize-phase2", "--trace", str(path))
+    assert status == 0
+    header, _ = read_trace(path)
+    assert "variant" not in header
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["echo", "--variant", "fixed"],
+     "gatewaysim: error: scenario 'echo' runs one fixed configuration and takes no --variant"),
+    (["lumenize-phase2", "--variant", "nope"], "gatewaysim: error: unknown variant 'nope'"),
+])
+def test_run_variant_refusals_are_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["run", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_run_list_says_which_scenarios_take_a_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_out(capsys, "--list")
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "takes --variant" in lines["lumenize-phase2"]
+    assert "takes --variant" not in lines["echo"]
+
+
+def test_run_prints_microseconds_as_durations(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_out(capsys, "echo", "--duration", "20s", "--timeline")
+    assert status == 0
+    assert "FAULT slow_link a=bob b=echo latency=80ms jitter=60ms" in out
+    status, out, _ = run_out(capsys, "chatsdk-outage")
+    assert re.search(r"^opened at: +21\.060s$", out, re.M), out
+    status, out, _ = run_out(capsys, "chatsdk-429")
+    assert "retry_delays_us" not in out and "1000000" not in out

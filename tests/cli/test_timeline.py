@@ -26,8 +26,13 @@ def test_long_actor_still_separates_from_the_text() -> None:
 
 @pytest.mark.parametrize(("record", "expected"), [
     (rec(0, "alice", OUT, "Note", event="connected", data={}), "connected"),
-    (rec(0, "alice", OUT, "Note", event="reconnect.scheduled", data={"delay": 5}),
-     "reconnect.scheduled delay=5"),
+    (rec(0, "alice", OUT, "Note", event="reconnect.scheduled", data={"delay": ms(250)}),
+     "reconnect.scheduled delay=250ms"),
+    (rec(0, "world", FAULT, "slow_link", a="bob", b="echo", latency=ms(80), jitter=ms(60),
+         both=True), "FAULT slow_link a=bob b=echo latency=80ms jitter=60ms both=True"),
+    (rec(0, "world", FAULT, "settle", t_heal=s(60)), "FAULT settle t_heal=60.000s"),
+    (rec(0, "world", FAULT, "rate_limit", host="api", requests=2, retry_after=s(1)),
+     "FAULT rate_limit host=api requests=2 retry_after=1s"),
     (rec(0, "world", FAULT, "drop", conn="alice:ws1"), "FAULT drop conn=alice:ws1"),
     (rec(0, "world", FAULT, "crash", host="gw"), "FAULT crash host=gw"),
     (rec(0, "gw", IN, "ConnectRequested", conn="a:ws1", peer="a", request={}),
