@@ -25,5 +25,5 @@ setup(
     packages=packages,
     package_dir=ROOTS,
     # py.typed marks the distribution as typed; each pack ships its README.
-    package_data={"": ["py.typed", "README.md", "*.schema.json"]},
+    package_data={"": ["py.typed", "README.md", "*.schema.json", "equivalent_mutants.json"]},
 )

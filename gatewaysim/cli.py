@@ -31,7 +31,7 @@ from . import __version__
 
 PROG = "gatewaysim"
 
-COMMANDS: tuple[str, ...] = ("run", "explore", "replay", "packs", "real")
+COMMANDS: tuple[str, ...] = ("run", "explore", "replay", "packs", "real", "mutate")
 """Subcommand modules to load, in the order ``--help`` lists them."""
 
 EXIT_OK = 0

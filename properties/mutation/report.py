@@ -1,0 +1,139 @@
+"""The campaign's report: a table of verdicts, the survivors' diffs, and the score.
+
+Survivors that change nothing observable can be listed as *equivalent* in the model
+package's ``equivalent_mutants.json``, each with the reason a reviewer accepted::
+
+    {"equivalent": [{"id": "client.py:120:int:3 -> 4", "reason": "why nothing can see it"}]}
+
+The score is ``killed / (total - equivalent)``: a crash or a time-out is not an invariant
+noticing the change, so it does not count as killed (both are shown on their own). A mutant
+that could not be judged at all (``error``: its file changed under the campaign, or the
+copy was not the code that ran) is left out of both counts and listed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gatewaysim.simulator.errors import ConfigError
+
+from .operators import Mutant
+from .runner import Campaign
+
+EQUIVALENTS = "equivalent_mutants.json"
+
+
+def load_equivalents(package_dir: Path) -> dict[str, str]:
+    """The reviewed list of equivalent mutants (id -> reason); none when there is no file."""
+    path = package_dir / EQUIVALENTS
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    entries = data.get("equivalent") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: expected {{\"equivalent\": [{{\"id\": ..., \"reason\": "
+                          "...}}, ...]}")
+    out: dict[str, str] = {}
+    for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("id"), str)
+                and isinstance(entry.get("reason"), str) and entry["reason"].strip()):
+            raise ConfigError(f"{path}: every entry needs an id and a written reason, "
+                              f"not {entry!r}")
+        out[entry["id"]] = entry["reason"].strip()
+    return out
+
+
+def score(campaign: Campaign, equivalents: dict[str, str]) -> tuple[int, int, float | None]:
+    """(killed, total less equivalent survivors, score in percent or None when nothing ran)."""
+    verdicts = campaign.results.values()
+    killed = sum(1 for v in verdicts if v["status"] == "killed")
+    equivalent = sum(1 for i, v in campaign.results.items()
+                     if v["status"] == "survived" and i in equivalents)
+    errors = sum(1 for v in verdicts if v["status"] == "error")
+    denominator = len(campaign.results) - equivalent - errors
+    return killed, denominator, (100.0 * killed / denominator if denominator else None)
+
+
+def _label(verdict: dict[str, Any], mutant_id: str, equivalents: dict[str, str]) -> str:
+    status = verdict["status"]
+    if status == "survived" and mutant_id in equivalents:
+        return "equivalent"
+    return status
+
+
+def _by(verdict: dict[str, Any]) -> str:
+    if verdict["status"] == "killed":
+        return ", ".join(verdict.get("by", []))
+    return " ".join(str(verdict.get("detail", "")).split())[:70]
+
+
+def render(campaign: Campaign, equivalents: dict[str, str]) -> str:
+    """Everything the command prints on stdout, the score line last."""
+    s = campaign.settings
+    lines = [f"mutation campaign: pack {s.pack}, variant {s.variant}, seed {s.seed}, "
+             f"{s.max_examples} examples per mutant; model package {campaign.package}",
+             f"baseline (unmutated, traced for line coverage): passes in "
+             f"{campaign.baseline.get('seconds', 0):.1f}s"
+             + (f"; {campaign.uncovered_sites} mutation sites lie on lines it never runs "
+                "and were not drawn" if campaign.uncovered_sites else ""), ""]
+    rows = [("#", "verdict", "by / detail", "time", "mutant")]
+    for n, m in enumerate(campaign.mutants, 1):
+        v = campaign.results.get(m.id)
+        if v is None:
+            rows.append((str(n), "not run", "", "", m.id))
+            continue
+        rows.append((str(n), _label(v, m.id, equivalents), _by(v),
+                     f"{float(v.get('seconds', 0)):.1f}s", m.id))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]),
+                 row[3].rjust(widths[3]), row[4]]
+        lines.append("  ".join(cells).rstrip())
+    survivors = [(n, m) for n, m in enumerate(campaign.mutants, 1)
+                 if campaign.results.get(m.id, {}).get("status") == "survived"
+                 and m.id not in equivalents]
+    if survivors:
+        lines += ["", f"survivors ({len(survivors)}): changes no invariant noticed"]
+        for n, m in survivors:
+            lines += ["", f"#{n} {m.id}", _diff(campaign, m)]
+    listed = [(n, m) for n, m in enumerate(campaign.mutants, 1)
+              if campaign.results.get(m.id, {}).get("status") == "survived"
+              and m.id in equivalents]
+    if listed:
+        lines += ["", "equivalent (reviewed, not counted):"]
+        lines += [f"  #{n} {m.id}: {equivalents[m.id]}" for n, m in listed]
+    wrong = [m.id for m in campaign.mutants if m.id in equivalents
+             and campaign.results.get(m.id, {}).get("status") == "killed"]
+    if wrong:
+        lines += ["", f"listed as equivalent but killed (fix {EQUIVALENTS}):"]
+        lines += [f"  {i}" for i in wrong]
+    counts = {status: 0 for status in ("killed", "crashed", "timed out", "survived",
+                                       "equivalent", "error")}
+    for m in campaign.mutants:
+        if m.id in campaign.results:
+            counts[_label(campaign.results[m.id], m.id, equivalents)] += 1
+    done = len(campaign.results)
+    lines += ["", f"{done} of {len(campaign.mutants)} mutants judged"
+                  + (" (interrupted: run again with --resume and the same --work to finish)"
+                     if campaign.interrupted or done < len(campaign.mutants) else "") + ": "
+                  + ", ".join(f"{n} {k}" for k, n in counts.items() if n)]
+    killed, denominator, percent = score(campaign, equivalents)
+    lines.append(f"mutation score: {percent:.1f}% ({killed} killed of {denominator})"
+                 if percent is not None else "mutation score: n/a (no mutant judged)")
+    return "\n".join(lines)
+
+
+def _diff(campaign: Campaign, mutant: Mutant) -> str:
+    source = (campaign.source_dir / mutant.file).read_text(encoding="utf-8")
+    try:
+        return mutant.diff(source, campaign.source_dir.name)
+    except ValueError as exc:
+        return f"  (no diff: {exc})"
+
+
+__all__ = ["EQUIVALENTS", "load_equivalents", "render", "score"]
