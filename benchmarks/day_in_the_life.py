@@ -1,7 +1,7 @@
 """A day in the life of a Lumenize deployment, in virtual time: how fast does it run?
 
     python benchmarks/day_in_the_life.py [--quick] [--clients N] [--hours H] [--seed S]
-                                         [--profile [N]]
+                                         [--trace FILE] [--profile [N]]
 
 100 browser tabs (the faithful model: client -> Worker -> gateway -> document DO) live
 through 24 hours of virtual time: heartbeats every 30 s, 15-minute access tokens (each
@@ -21,8 +21,14 @@ drops the row, and the tab reconnects within grace told ``subscriptionRequired: 
 (section 6, silent subscription loss). Nearly every subscriber is gone by minute 16 and
 the rest of the day measures an idle system. ``--variant faithful`` shows it.
 
-Prints the events, trace records, trace hash and wall seconds; the last line is
-``virtual/wall ratio: N`` (the target is 8,640: a day in under 10 s).
+Prints the events, trace records, trace hash, wall seconds and the peak resident memory of
+the process (``resource.getrusage``; the target for a 24-hour run with its trace streamed,
+``--trace FILE``, is under 100 MB); the last line is ``virtual/wall ratio: N`` (the target
+is 8,640: a day in under 10 s).
+
+With ``--clients`` other than 100 the same hours also run with 100 clients, and the last
+line compares events/s: cost per event must stay flat as the system grows (the target for
+``--clients 1000 --hours 1`` is within 20 % of the 100-client run).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import cProfile
 import gc
 import io
 import pstats
+import resource
 import sys
 import time
 from typing import Any
@@ -44,17 +51,20 @@ from gatewaysim.simulator.trace import Trace
 
 _clock = time.perf_counter  # bound before any World installs the determinism guard
 
+BASE_CLIENTS = 100  # the size the other runs are compared with
 MEAN_DROP_INTERVAL: Time = 10 * MINUTE
 BROADCAST_EVERY: Time = MINUTE
 
 
-def build(seed: int, clients: int, duration: Time, variant: str = "fixed") -> LumenizeWorld:
+def build(seed: int, clients: int, duration: Time, variant: str = "fixed",
+          trace_path: str | None = None) -> LumenizeWorld:
     """The world and its day's script: drops per tab, a broadcast a minute."""
     config = preset(variant)  # real constants: heartbeat 30 s, access tokens 900 s
     header = {**trace_header(config, seed), "bench": "day_in_the_life", "clients": clients,
               "duration": duration}
     specs = [ClientSpec(f"user{i:03d}") for i in range(clients)]
-    lw = build_world(config, seed, specs, trace=Trace(header=header, keep=False))
+    trace = Trace(header=header, keep=False, path=trace_path)
+    lw = build_world(config, seed, specs, trace=trace)
     world = lw.world
 
     def drop(arg: tuple[str, Any]) -> None:
@@ -79,13 +89,21 @@ def build(seed: int, clients: int, duration: Time, variant: str = "fixed") -> Lu
     return lw
 
 
-def run(seed: int, clients: int, duration: Time,
-        variant: str) -> tuple[LumenizeWorld, float]:
-    lw = build(seed, clients, duration, variant)
+def run(seed: int, clients: int, duration: Time, variant: str,
+        trace_path: str | None = None) -> tuple[LumenizeWorld, float]:
+    lw = build(seed, clients, duration, variant, trace_path)
     gc.collect()
     start = _clock()
     lw.run_until(duration)
-    return lw, _clock() - start
+    wall = _clock() - start
+    lw.trace.close()
+    return lw, wall
+
+
+def peak_resident_mb() -> float:
+    """The process's peak resident set so far (Linux reports kilobytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
 
 
 def report(lw: LumenizeWorld, duration: Time, wall: float) -> None:
@@ -101,6 +119,8 @@ def report(lw: LumenizeWorld, duration: Time, wall: float) -> None:
     print(f"trace sha256:   {trace.sha256}")
     print(f"wall seconds:   {wall:.2f}")
     print(f"records/s:      {trace.count / wall:,.0f}")
+    print(f"events/s:       {lw.world.scheduler.steps / wall:,.0f}")
+    print(f"peak resident:  {peak_resident_mb():.1f} MB")
     print(f"virtual/wall ratio: {duration / SECOND / wall:,.0f}")
 
 
@@ -122,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
     parser.add_argument("--variant", choices=PRESETS, default="fixed",
                         help="model variant (default fixed; see the module docstring)")
+    parser.add_argument("--trace", metavar="FILE", default=None,
+                        help="also stream the trace to FILE as JSON Lines")
     parser.add_argument("--profile", type=int, nargs="?", const=25, default=None, metavar="N",
                         help="run under cProfile and print the top N functions by own time")
     args = parser.parse_args(argv)
@@ -131,8 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     duration = round(hours * HOUR)
     if args.profile is not None:
         profile(args.seed, args.clients, duration, args.variant, args.profile)
-    lw, wall = run(args.seed, args.clients, duration, args.variant)
+    lw, wall = run(args.seed, args.clients, duration, args.variant, args.trace)
     report(lw, duration, wall)
+    if args.clients != BASE_CLIENTS:
+        rate = lw.world.scheduler.steps / wall
+        del lw
+        base, base_wall = run(args.seed, BASE_CLIENTS, duration, args.variant)
+        base_rate = base.world.scheduler.steps / base_wall
+        print(f"\n{BASE_CLIENTS} clients, same hours: {base.world.scheduler.steps:,} events in "
+              f"{base_wall:.2f} s")
+        print(f"events/s at {args.clients} clients: {rate:,.0f}; at {BASE_CLIENTS} clients: "
+              f"{base_rate:,.0f}; ratio {rate / base_rate:.2f}")
     return 0
 
 

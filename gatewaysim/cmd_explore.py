@@ -3,17 +3,28 @@
 Progress goes to stderr while the campaign runs; the findings table and the coverage
 counters go to stdout at the end. Exit status 1 when an invariant was violated (a failure
 file was written for each), 0 when none was, 2 for bad input.
+
+With ``--seeds``, ``--workers`` or ``--dask`` the campaign is split into shards
+(:mod:`gatewaysim.properties.scale.campaign`) that run on every core or on a Dask cluster;
+without them it is one ``explore()`` in this process, as it always was. A sharded campaign
+also exits 1 when a shard failed; Ctrl-C prints the table of the shards finished so far
+and exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from hypothesis.database import DirectoryBasedExampleDatabase
+
 from gatewaysim.properties.explorer import explore
-from gatewaysim.properties.pack import get_pack
+from gatewaysim.properties.pack import Pack, get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
+from gatewaysim.properties.scale.campaign import DEFAULT_SEEDS, run_campaign
 from gatewaysim.properties.shrink import DEFAULT_REPLAYS
 from gatewaysim.simulator.clock import SECOND, parse_duration
 
@@ -59,6 +70,25 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--profile", metavar="NAME",
                    help=f"Hypothesis settings profile: {', '.join(PROFILES)} or one you "
                         "registered (default: $HYPOTHESIS_PROFILE, else dev)")
+    scale = p.add_argument_group(
+        "campaigns at scale",
+        "Split the campaign into shards with disjoint seeds and different fault mixes, run "
+        "them in parallel and merge their findings, with how many shards hit each. The "
+        "example bound (--max-examples, or the ci profile's 1000) is the whole campaign's, "
+        "split over the shards, so the same command finds the same whatever runs it.")
+    scale.add_argument("--seeds", "--shards", type=positive, metavar="K", dest="seeds",
+                       help=f"independent shards (default: {DEFAULT_SEEDS} when --workers or "
+                            "--dask is given)")
+    scale.add_argument("--workers", type=positive, metavar="N",
+                       help="worker processes, or LocalCluster workers with --dask local "
+                            "(default: every core)")
+    scale.add_argument("--dask", metavar="ADDRESS",
+                       help="run the shards on the dask.distributed scheduler at ADDRESS "
+                            "(tcp://host:8786), or 'local' for a LocalCluster on this machine")
+    scale.add_argument("--database", metavar="DIR",
+                       help="example database directory shared by every worker (on a cluster: "
+                            "one every worker mounts); failures found once are replayed "
+                            "first by the next campaign (default: the profile's)")
     add_pack_option(p)
     add_determinism_option(p)
 
@@ -67,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     load_packs(args)
     pack = get_pack(args.pack)
     budget = parse_duration(args.budget) / SECOND
+    if args.seeds is not None or args.workers is not None or args.dask is not None:
+        return _run_campaign(args, pack, budget)
     report = explore(
         pack,
         variant=args.variant or pack.default_variant,
@@ -77,12 +109,40 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile or default_profile(),
         shrink_replays=args.shrink_replays,
         progress=sys.stderr,
+        database=DirectoryBasedExampleDatabase(args.database) if args.database else None,
     )
     print(report.render())
+    return _check(args, report.findings, 1 if report.failed else 0)
+
+
+def _run_campaign(args: argparse.Namespace, pack: Pack, budget: float) -> int:
+    report = run_campaign(
+        pack,
+        variant=args.variant or pack.default_variant,
+        seeds=args.seeds or DEFAULT_SEEDS,
+        workers=args.workers,
+        dask=args.dask,
+        budget_s=budget,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        out_dir=args.out,
+        profile=args.profile or default_profile(),
+        database=Path(args.database) if args.database else None,
+        shrink_replays=args.shrink_replays,
+        progress=sys.stderr,
+    )
+    print(report.render())
+    if report.interrupted:
+        return 130
+    return _check(args, report.findings, 1 if report.failed else 0)
+
+
+def _check(args: argparse.Namespace, findings: Sequence[Any], status: int) -> int:
+    """``--check-determinism``: replay every finding twice in two processes."""
     if args.check_determinism:
-        if not report.findings:
+        if not findings:
             print("determinism check: no finding to replay (checked nothing)")
-        for finding in report.findings:
+        for finding in findings:
             if finding.path is None:
                 continue
             print(f"{finding.invariant_id}:")
@@ -90,4 +150,4 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(f"  {line}" for line in lines))
             if not lines[-1].endswith("identical traces"):
                 return 1
-    return 1 if report.failed else 0
+    return status

@@ -19,7 +19,9 @@ and replayable.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +33,23 @@ from gatewaysim.simulator.world import World
 
 from .monitor import Facts, Monitor, Violation
 from .steps import STEP_ATTR, Step, StepKind
+
+_HASHED: ContextVar[bool] = ContextVar("gatewaysim_hashed_traces", default=True)
+
+
+@contextmanager
+def unhashed_traces() -> Iterator[None]:
+    """Drivers built inside this block write no trace lines (``Trace(hashed=False)``).
+
+    For an explorer's examples: nobody reads their fingerprints (a finding is replayed
+    through :class:`~gatewaysim.properties.run.RunSpec`, whose trace is hashed), so
+    encoding and hashing every record would be work thrown away.
+    """
+    token = _HASHED.set(False)
+    try:
+        yield
+    finally:
+        _HASHED.reset(token)
 
 
 class Driver:
@@ -75,7 +94,9 @@ class Driver:
         self.monitors: tuple[Monitor, ...] = tuple(m.fresh() for m in monitors)
         header = {"seed": self.seed, "pack": pack, "variant": variant,
                   "config": config.to_dict()}
-        self.trace = Trace(path=trace_path, header=header, keep=keep_records)
+        hashed = trace_path is not None or _HASHED.get()
+        self.trace = Trace(path=trace_path, header=header, keep=keep_records, hashed=hashed)
+        self._judged: tuple[Monitor, ...] = self.monitors
         for m in self.monitors:
             if m.observes_records:
                 self.trace.listeners.append(m.observe)
@@ -119,11 +140,24 @@ class Driver:
         getattr(self, kind.method)(**step.args)
         self.steps_applied += 1
 
+    def judge_only(self, keep: Callable[[Monitor], bool]) -> None:
+        """Judge only the monitors ``keep`` accepts; the others stop observing records.
+
+        A muted invariant then costs nothing: its books are not kept and it is never
+        judged. Monitors only read, so the trace is the same either way.
+        """
+        judged = [m for m in self.monitors if keep(m)]
+        listeners = self.trace.listeners
+        for m in self.monitors:
+            if m.observes_records and not any(m is j for j in judged):
+                listeners.remove(m.observe)
+        self._judged = tuple(judged)
+
     def judge(self, kinds: tuple[str, ...]) -> list[tuple[Monitor, str]]:
-        """Every monitor of ``kinds`` whose judgement is a message, with the message."""
+        """Every judged monitor of ``kinds`` whose judgement is a message, with the message."""
         facts = Facts(self)
         out = []
-        for m in self.monitors:
+        for m in self._judged:
             if m.kind in kinds:
                 message = m.judge(facts)
                 if message is not None:

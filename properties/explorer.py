@@ -28,7 +28,7 @@ import sys
 import time
 import unittest
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -251,6 +251,8 @@ def explore(
     progress: TextIO | None = sys.stderr,
     progress_every_s: float = 5.0,
     shrink_replays: int = DEFAULT_REPLAYS,
+    swarm: Collection[str] | None = None,
+    database: ExampleDatabase | None = None,
 ) -> ExploreReport:
     """Explore ``pack``/``variant``: generate examples until ``max_examples`` of them have
     run (a derandomized profile's default: :data:`CI_EXAMPLES`) or, with no example bound,
@@ -264,10 +266,16 @@ def explore(
     (:mod:`gatewaysim.properties.shrink`) with ``shrink_replays`` replays of its own, so how
     small a minimal run is does not depend on the search either. Failure files go to
     ``out_dir`` (``None``: write none).
+
+    ``swarm`` narrows the fault kinds the swarm may enable (``None``: every kind of the pack),
+    so the shards of a campaign (:mod:`gatewaysim.properties.scale`) explore different fault
+    mixes. ``database`` replaces the profile's example database (``None``: the profile's).
     """
     pack = resolve(pack)
     config = pack.config_of(variant)
     base = profile_settings(profile)
+    if database is not None:
+        base = settings(base, database=database)
     if not budget_s > 0:
         raise ConfigError(f"budget must be greater than zero, not {budget_s}")
     if max_examples is not None and max_examples < 1:
@@ -303,7 +311,7 @@ def explore(
         # Examples that failed in earlier campaigns first: a regression shows at once.
         campaign.phase = "database"
         reuse = settings(run_settings, phases=[Phase.reuse])
-        finals, _ = _run_round(pack, variant, config, seed, (), reuse, campaign)
+        finals, _ = _run_round(pack, variant, config, seed, (), reuse, campaign, swarm)
         _record_new(findings, finals, pack, variant, config, seed, campaign, out,
                     shrink_replays)
         campaign.phase = "generate"
@@ -314,7 +322,8 @@ def explore(
         muted = tuple(findings)
         left = total - campaign.generated if total is not None else base.max_examples
         finals, out_of_time = _run_round(pack, variant, config, seed, muted,
-                                         settings(run_settings, max_examples=left), campaign)
+                                         settings(run_settings, max_examples=left), campaign,
+                                         swarm)
         new = _record_new(findings, finals, pack, variant, config, seed, campaign, out,
                           shrink_replays)
         if out_of_time:
@@ -420,10 +429,14 @@ class _Keyed(ExampleDatabase):
 
 def _run_round(
     pack: Pack, variant: str, config: PackConfig, seed: int, muted: tuple[str, ...],
-    run_settings: settings, campaign: _Campaign,
+    run_settings: settings, campaign: _Campaign, swarm: Collection[str] | None = None,
 ) -> tuple[dict[str, tuple[Violation, tuple[Step, ...]]], bool]:
     """One Hypothesis run; returns the shrunk violations it reported and whether time ran out."""
     campaign.round_examples = 0
+    if swarm is not None:
+        from .scale.swarm import narrowed
+
+        pack = narrowed(pack, swarm)  # the machine's view only: runs are judged by the pack's
     machine = build_machine(pack, config, seed, variant=variant, muted=muted,
                             observer=campaign)
     machine = hypothesis_seed(derive_seed(seed, f"explore round {campaign.round}"))(machine)

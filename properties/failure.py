@@ -29,6 +29,7 @@ from .errors import FailureFileError
 from .monitor import Violation
 from .pack import Pack, get_pack
 from .run import RunSpec
+from .scale.findability import Findability, Rate
 from .steps import Step
 
 FORMAT = "gatewaysim-failure"
@@ -57,6 +58,9 @@ class Failure:
     shrunk: bool = field(default=True, repr=False)
     """The fault-plan pass finished (``False``: its budget ran out; the run may not be
     minimal)."""
+    findability: Findability | None = field(default=None, repr=False)
+    """How many shards (and examples) of a sharded campaign hit this invariant (``None``:
+    not measured, e.g. a single-process campaign)."""
 
     # The run's parts, read through (a failure *is* a run plus what was found).
     @property
@@ -97,6 +101,8 @@ class Failure:
             "examples": self.examples,
             "shrunk": self.shrunk,
         })
+        if self.findability is not None:
+            out["findability"] = self.findability.to_json()
         return out
 
 
@@ -209,14 +215,37 @@ def parse_failure(data: Any, path: str | Path = "<failure>") -> Failure:
     shrunk = data.get("shrunk", True)
     if not isinstance(shrunk, bool):
         raise _bad(path, "shrunk must be true or false")
+    findability = _parse_findability(path, data["findability"]) if "findability" in data else None
     spec = RunSpec(pack_name, variant, config, seed, steps)
     return Failure(spec, invariant_id, invariant.statement, violation, sha, float(found),
-                   examples, source, shrunk)
+                   examples, source, shrunk, findability)
+
+
+def _parse_findability(path: str | Path, raw: Any) -> Findability:
+    """The optional ``findability`` object. Only the hit counts are read: the intervals are
+    recomputed from them (the file's ``low``/``high`` are there for people reading it)."""
+    if not isinstance(raw, dict):
+        raise _bad(path, "findability must be an object")
+    unknown = sorted(set(raw) - {"shards", "examples", "confidence"})
+    if unknown:
+        raise _bad(path, f"findability has unknown fields {', '.join(unknown)}")
+    rates = []
+    for key in ("shards", "examples"):
+        where = f"findability.{key}."
+        rate = _need(path, raw, key, dict, "findability.")
+        if set(rate) - {"hits", "of", "low", "high"}:
+            raise _bad(path, f"{where[:-1]} has unknown fields "
+                             f"{', '.join(sorted(set(rate) - {'hits', 'of', 'low', 'high'}))}")
+        hits, of = _count(path, rate, "hits", where), _count(path, rate, "of", where)
+        if hits > of:
+            raise _bad(path, f"{where}hits ({hits}) cannot be more than {where}of ({of})")
+        rates.append(Rate(hits, of))
+    return Findability(*rates)
 
 
 _KEYS = frozenset({"format", "version", "pack", "source", "variant", "config", "seed", "steps",
                    "invariant", "violation", "trace_sha256", "found_after_s", "examples",
-                   "shrunk"})
+                   "shrunk", "findability"})
 
 
 def _find_pack(name: str, source: str | None) -> Pack:

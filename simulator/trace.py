@@ -116,13 +116,30 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+_FIELD_GETTERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _fields_getter(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """Compile ``value -> {"field": value.field, ...}`` for one attrs class (declaration
+    order): a dict display instead of a comprehension calling ``getattr`` per field."""
+    names = _FIELDS.get(cls) or _field_names(cls)
+    body = ", ".join(f"{n!r}: v.{n}" for n in names)
+    namespace: dict[str, Any] = {}
+    exec(compile(f"def fields(v):\n    return {{{body}}}\n",
+                 f"<trace fields of {cls.__qualname__}>", "exec"), namespace)
+    getter = namespace["fields"]
+    _FIELD_GETTERS[cls] = getter
+    return getter
+
+
 def value_fields(value: Any) -> dict[str, Any]:
     """The fields of an attrs value as a dict, in declaration order (cached per class)."""
     cls = type(value)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _field_names(cls)
-    return {n: getattr(value, n) for n in names}
+    try:
+        getter = _FIELD_GETTERS[cls]
+    except KeyError:
+        getter = _fields_getter(cls)
+    return getter(value)
 
 
 def _scalar(value: Any) -> str:
@@ -217,6 +234,11 @@ class Trace:
 
     When ``keep`` is false and nobody listens, no :class:`TraceRecord` object is built at
     all: a 24-hour run only pays for encoding and hashing its lines.
+
+    ``hashed=False`` is for runs whose fingerprint nobody reads (an explorer's examples: a
+    finding is replayed, and the replay's trace is the one hashed and recorded). No line is
+    encoded at all; records still count, and still reach ``keep`` and the listeners.
+    Reading :attr:`sha256` of such a trace is an error, never a wrong fingerprint.
     """
 
     def __init__(
@@ -224,7 +246,11 @@ class Trace:
         header: dict[str, Any] | None = None,
         path: str | Path | None = None,
         keep: bool = True,
+        hashed: bool = True,
     ) -> None:
+        if not hashed and path is not None:
+            raise ValueError("a trace written to a file is hashed: pass hashed=True")
+        self.hashed = hashed
         self.header = {"schema": SCHEMA_VERSION, **(header or {})}
         self._hash = hashlib.sha256()
         self._file: IO[str] | None = None
@@ -238,6 +264,10 @@ class Trace:
         self._closed = False
         self._pending: list[str] = []
         self._write_line(_dumps({"header": self.header}))
+        if not hashed:  # instance attributes shadow the encoding methods
+            self._pending.clear()
+            self.emit = self._emit_unhashed  # type: ignore[method-assign]
+            self.emit_value = self._emit_value_unhashed  # type: ignore[method-assign]
 
     def _write_line(self, line: str) -> None:
         pending = self._pending
@@ -305,6 +335,31 @@ class Trace:
             for listener in self.listeners:
                 listener(rec)
 
+    def _emit_unhashed(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> None:
+        """:meth:`emit` for a trace that is not hashed: count, keep, tell the listeners."""
+        self._seq = seq = self._seq + 1
+        if self.keep or self.listeners:
+            rec = TraceRecord(t, seq, actor, kind, type_, data)
+            if self.keep:
+                self.records.append(rec)
+            for listener in self.listeners:
+                listener(rec)
+
+    def _emit_value_unhashed(self, t: Time, actor: str, kind: str, value: Any) -> None:
+        """:meth:`emit_value` for a trace that is not hashed."""
+        self._seq = seq = self._seq + 1
+        if self.keep or self.listeners:
+            cls = type(value)
+            try:
+                getter = _FIELD_GETTERS[cls]
+            except KeyError:
+                getter = _fields_getter(cls)
+            rec = TraceRecord(t, seq, actor, kind, cls.__name__, getter(value))
+            if self.keep:
+                self.records.append(rec)
+            for listener in self.listeners:
+                listener(rec)
+
     def record(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> TraceRecord:
         self.emit(t, actor, kind, type_, data)
         if self.keep:
@@ -322,6 +377,8 @@ class Trace:
 
     @property
     def sha256(self) -> str:
+        if not self.hashed:
+            raise ValueError("this trace was not hashed (Trace(hashed=False))")
         self.flush()
         return self._hash.copy().hexdigest()
 
@@ -347,6 +404,8 @@ class Trace:
         return self.count
 
     def __repr__(self) -> str:
+        if not self.hashed:
+            return f"<Trace records={self.count} unhashed>"
         return f"<Trace records={self.count} sha256={self.sha256[:12]}…>"
 
 

@@ -57,6 +57,7 @@ class TokenService(Node):
         self.ttl_s = config.access_ttl_s
         self.issued = 0
         self.refused = 0
+        self.revoked: set[str] = set()  # only the revocation_in_memory mutant uses it
 
     def on_input(self, now: Time, inp: Input) -> list[Effect]:
         match inp:
@@ -112,9 +113,13 @@ class TokenService(Node):
         if self.mode == "reject" or not cookie:
             return self._refuse(req, 401, INVALID_REFRESH)
         row = self.ctx.storage.get(REFRESH_KEY + str(cookie))
-        if row is None:
+        if row is None or str(cookie) in self.revoked:
             return self._refuse(req, 401, INVALID_REFRESH)
         effects: list[Effect] = [StorageDelete(REFRESH_KEY + str(cookie))]  # rotate: revoke
+        if self.config.mutant("revocation_in_memory"):
+            # The planted bug: the revocation lives in memory, and a restart forgets it.
+            self.revoked.add(str(cookie))
+            effects = []
         if p.now_seconds(now) > row["exp"]:
             return effects + self._refuse(req, 401, INVALID_REFRESH)
         sub = row["sub"]

@@ -22,6 +22,8 @@ _MAX_DOUBLINGS = 32
 def backoff_ceiling(attempts: int, config: LumenizeConfig) -> Time:
     """``min(initial * 2^attempts, max)``: the faithful delay, and the jitter's upper bound."""
     doublings = min(max(attempts, 0), _MAX_DOUBLINGS)
+    if config.mutant("backoff_cap_ignored"):
+        return int(config.reconnect_initial * 2**doublings)
     return min(config.reconnect_initial * 2**doublings, config.reconnect_max)
 
 

@@ -475,6 +475,10 @@ class LumenizeClient(Node):
         protocols = [protocol.SUBPROTOCOL]
         if self.access_token is not None:
             protocols.append(protocol.TOKEN_PROTOCOL_PREFIX + self.access_token)
+        if self.config.fixed("takeover_requires_resubscribe"):
+            # One id per page load: the host and its incarnation stand for a random id.
+            protocols.append(f"{protocol.PAGE_PROTOCOL_PREFIX}{self.address}@"
+                             f"{self.ctx.incarnation}")
         request = {
             "path": f"/gateway/{self.binding}/{self.instance_name}",
             "headers": {"Upgrade": "websocket", "Origin": self.origin},
@@ -754,7 +758,7 @@ class LumenizeClient(Node):
     def _apply_document(self, content: Any, version: Any) -> list[Effect]:
         self.doc_content = content
         self.doc_version = version
-        return [Note("document", {"version": version})]
+        return [Note("document", {"version": version, "content": content})]
 
     # ------------------------------------------------------------------ incoming calls
     def _incoming_call(self, now: Time, data: dict) -> list[Effect]:

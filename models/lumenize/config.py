@@ -59,6 +59,12 @@ FIXES: dict[str, str] = {
         "answers 5xx backs off and retries; only a definitive 401/403 calls onLoginRequired "
         "(the real client treats any failure on the 4401 path as terminal, spec case 82)."
     ),
+    "takeover_requires_resubscribe": (
+        "The gateway vouches for continuity (subscriptionRequired: false) on a supersession "
+        "or a return within grace only to the page that held the instance; a tab taking "
+        "over from another tab sharing its instanceName is told to resubscribe, instead of "
+        "keeping a document that missed every update sent to the other tab."
+    ),
     "connect_requires_token": (
         "A connect attempt that finds its access token (or the claims it names the instance "
         "after) gone when its awaits end fails and backs off, which refreshes, instead of "
@@ -93,6 +99,32 @@ MUTANTS: dict[str, str] = {
     ),
     "parked_call_delivered_twice": (
         "A parked mesh->client call is forwarded on reconnect and again on the next frame."
+    ),
+    "call_response_inverted": (
+        "The gateway answers a client call with success and failure swapped."
+    ),
+    "client_answers_ignored": (
+        "The gateway ignores the client's incoming_call_response frames, so every "
+        "mesh->client call ends in 'Client call timed out'."
+    ),
+    "subscribe_snapshot_empty": (
+        "The broadcaster answers subscribe without loading its document: an empty "
+        "version 0 instead of the current content."
+    ),
+    "grace_alarm_never_armed": (
+        "The gateway never arms its grace alarm on a close, so a client gone for a moment "
+        "is treated as gone for good."
+    ),
+    "instance_format_unchecked": (
+        "The gateway's default onBeforeAccept no longer requires 'sub.tabId': an upgrade to "
+        "instance '<sub>' is accepted."
+    ),
+    "revocation_in_memory": (
+        "The token service keeps refresh-token revocations in memory instead of deleting "
+        "the rows from durable storage, so a restart brings rotated tokens back."
+    ),
+    "backoff_cap_ignored": (
+        "The reconnect delay's ceiling keeps doubling past reconnect_max (30 s)."
     ),
 }
 

@@ -80,6 +80,8 @@ ON_MESH_CALL: dict[str, str] = {
 SUBSCRIPTION_LOST_KEY = "subscriptionLost"
 #: Durable key of fix ``resubscribe_after_gateway_crash``: a grace period is under way.
 GRACE_KEY = "graceSince"
+# Fix takeover_requires_resubscribe: the page of the tab that last held the instance.
+HOLDER_KEY = "holderPage"
 
 MISSING_IDENTITY = "Unauthorized: missing identity"
 INVALID_TOKEN = "Unauthorized: invalid token"
@@ -137,6 +139,14 @@ def _js(value: Any) -> str:
     return str(value)
 
 
+def _page(protocols: Any) -> str | None:
+    """The page id a client sends as ``lmz.page.<id>`` (fix takeover_requires_resubscribe)."""
+    for proto in protocols or ():
+        if isinstance(proto, str) and proto.startswith(p.PAGE_PROTOCOL_PREFIX):
+            return proto.removeprefix(p.PAGE_PROTOCOL_PREFIX) or None
+    return None
+
+
 class LumenizeGateway(Node):
     """``LumenizeClientGateway``: a sans-IO model of the real Durable Object."""
 
@@ -158,7 +168,7 @@ class LumenizeGateway(Node):
 
         Return a :class:`Rejection` to refuse, or a dict merged over the claims.
         """
-        if "." not in instance_name:
+        if "." not in instance_name and not self.config.mutant("instance_format_unchecked"):
             return Rejection(403, BAD_INSTANCE_FORMAT)
         if instance_name.partition(".")[0] != sub:
             return Rejection(403, IDENTITY_MISMATCH)
@@ -282,13 +292,23 @@ class LumenizeGateway(Node):
         sockets_counted = [] if self.config.mutant("subscription_required_after_close") \
             else existing
         subscription_required = self._subscription_required(now, bool(sockets_counted))
-        effects: list[Effect] = [Note("upgrade", {
+        effects: list[Effect] = []
+        page = _page(request.get("protocols"))
+        if self.config.fixed("takeover_requires_resubscribe"):
+            if not subscription_required and not self._same_page(page, sockets_counted):
+                # Another tab takes over: what this instance holds was never its state.
+                subscription_required = True
+                effects.append(Note("subscription.lost", {"resource": "takeover"}))
+            effects.append(StoragePut(HOLDER_KEY, page))
+        effects += [Note("upgrade", {
             "conn": conn, "subscriptionRequired": subscription_required,
             "superseded": [ws.conn for ws in existing]})]
         effects += [CloseConnection(ws.conn, p.CLOSE_SUPERSEDED, p.REASON_SUPERSEDED)
                     for ws in existing]
         attachment = {"sub": sub, "bindingName": binding, "instanceName": instance_name,
                       "claims": claims}
+        if self.config.fixed("takeover_requires_resubscribe"):
+            attachment["page"] = page
         effects.append(AcceptConnection(conn, attachment, {"protocol": p.SUBPROTOCOL}))
         effects.append(SetAutoResponse(p.PING, p.PONG))  # pings never wake the object
         # Step 9 before step 10 (inferred): a released parked call can reach the client
@@ -305,6 +325,21 @@ class LumenizeGateway(Node):
         effects.append(Send(conn, {"type": "connection_status",
                                    "subscriptionRequired": subscription_required}))
         return effects
+
+    def _same_page(self, page: str | None, sockets: list[SocketView]) -> bool:
+        """Fix takeover_requires_resubscribe (section 6, found by lumenize.document_converges).
+
+        A supersession, or a return within grace, vouches that the client kept its state
+        only when the connecting page is the one that held the instance: a tab taking over
+        from another tab (two tabs sharing an instanceName) never had that state, and a tab
+        returning after another one held the instance missed what went to that one.
+        """
+        if page is None:
+            return False
+        if sockets:
+            return any(isinstance(ws.attachment, dict) and ws.attachment.get("page") == page
+                       for ws in sockets)
+        return self.ctx.storage.get(HOLDER_KEY) == page
 
     def _subscription_required(self, now: Time, any_socket: bool) -> bool:
         """Section 1.4: false on supersession or a reconnect within grace, else true."""
@@ -349,6 +384,8 @@ class LumenizeGateway(Node):
                 effects += self._respond(call.req, False, p.client_disconnected(
                     p.SOCKET_CLOSED, call.instance_name))
         if code == p.CLOSE_SUPERSEDED and not self.config.mutant("grace_alarm_on_4409"):
+            return effects
+        if self.config.mutant("grace_alarm_never_armed"):
             return effects
         at = now + self.config.grace  # overwrites: every close pushes the deadline out
         if code != p.CLOSE_SUPERSEDED and self.config.fixed("resubscribe_after_gateway_crash"):
@@ -482,6 +519,8 @@ class LumenizeGateway(Node):
         return [*effects, Note("frame.dropped", {"why": f"unknown type {kind!r}"})]
 
     def _incoming_response(self, frame: dict) -> list[Effect]:
+        if self.config.mutant("client_answers_ignored"):
+            return [Note("frame.dropped", {"why": "answer ignored"})]
         call = self.pending_calls.pop(frame.get("callId"), None)  # type: ignore[arg-type]
         if call is None:
             return [Note("frame.dropped", {"why": "unknown callId"})]
@@ -522,8 +561,9 @@ class LumenizeGateway(Node):
         call = self.outgoing.pop(req, None)
         if call is None:
             return []
-        response = {"type": "call_response", "callId": call.call_id, "success": ok,
-                    "result" if ok else "error": value}
+        success = ok != self.config.mutant("call_response_inverted")
+        response = {"type": "call_response", "callId": call.call_id, "success": success,
+                    "result" if success else "error": value}
         if call.conn not in {ws.conn for ws in self._open_sockets()}:
             # Section 6: the reply goes to the originating socket only; it is stranded.
             return [Note("reply.lost", {"callId": call.call_id, "conn": call.conn})]

@@ -116,6 +116,8 @@ class DocumentBroadcaster(_MeshObject):
                             Note("subscriber.added", {"instanceName": caller,
                                                       "reason": "subscribe"})]
             result: Any = {"content": self.content, "version": self.version}
+            if self.config.mutant("subscribe_snapshot_empty"):
+                result = {"content": "", "version": 0}  # the document is never loaded
         elif method == "unsubscribe" and caller:
             effects += self._drop_row(caller, "unsubscribe")
             result = True
@@ -133,7 +135,8 @@ class DocumentBroadcaster(_MeshObject):
         effects: list[Effect] = [StoragePut("content", content),
                                  StoragePut("version", self.version)]
         targets = self.subscribers
-        effects.append(Note("fanout", {"version": self.version, "targets": targets}))
+        effects.append(Note("fanout", {"version": self.version, "content": content,
+                                        "targets": targets}))
         for name in targets:
             req, request = self.call_client(name, "handleUpdate", [content, self.version])
             self.fanouts[req] = (name, self.version)

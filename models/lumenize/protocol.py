@@ -26,6 +26,9 @@ PING = "lmz:ping"
 PONG = "lmz:pong"
 SUBPROTOCOL = "lmz"
 TOKEN_PROTOCOL_PREFIX = "lmz.access-token."
+# Fix takeover_requires_resubscribe: the page (one load of one browser tab) a socket comes
+# from, so the gateway can tell a tab coming back from another tab taking over.
+PAGE_PROTOCOL_PREFIX = "lmz.page."
 DEFAULT_BINDING = "LUMENIZE_CLIENT_GATEWAY"
 ISSUER = AUDIENCE = "https://lumenize.local"
 SIGNING_KEYS = {"BLUE": b"blue-key", "GREEN": b"green-key"}

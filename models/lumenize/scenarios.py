@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 from attrs import define, field, frozen
 
 from gatewaysim.simulator.clock import MINUTE, SECOND, Time, format_duration, format_time, ms, s
@@ -31,7 +32,7 @@ from gatewaysim.simulator.scenario import ScenarioResult, scenario
 from gatewaysim.simulator.trace import OUT, Trace, TraceRecord
 
 from . import protocol as p
-from .config import preset
+from .config import LumenizeConfig
 from .world import ClientSpec, LumenizeWorld, build_world
 
 ALICE = "alice.t1"
@@ -82,7 +83,9 @@ def _play(variant: str, seed: int, duration: Time, trace: Trace,
           clients: Sequence[ClientSpec], steps: Sequence[Step], summarise: Summarise,
           **overrides: Any) -> ScenarioResult:
     """Build the world on ``trace``, schedule the steps, run to ``duration``, summarise."""
-    config = preset(variant, **overrides)
+    config = LumenizeConfig.for_variant(variant)  # any variant: faithful, fixed, mutant:NAME
+    if overrides:
+        config = attrs.evolve(config, **overrides)
     watch = Watch()
     trace.listeners.append(watch)
     try:

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from gatewaysim.models.lumenize import ClientSpec, build_world
 from gatewaysim.models.lumenize import protocol as p
 from gatewaysim.models.lumenize.config import LumenizeConfig
+from gatewaysim.models.lumenize.prober import PROBER, PROBES, Probe, Prober
 from gatewaysim.models.lumenize.world import LumenizeWorld
 from gatewaysim.simulator.clock import MINUTE, Time, s
 from gatewaysim.simulator.network import OPEN
@@ -259,9 +260,9 @@ class LumenizeDriver(Driver):
             self.slow.add(client)
             self.world.slow_link(self.primary(client), p.AUTH, s(2))
 
-    @step(fault="auth", mode=st.sampled_from(["reject", "ok"]))
+    @step(fault="auth", mode=st.sampled_from(["reject", "error", "ok"]))
     def auth_mode(self, mode: str) -> None:
-        """``reject``: the token service answers every refresh 401."""
+        """``reject``: the token service answers every refresh 401; ``error``: 503."""
         if self.world.host_up(p.AUTH):
             self.lw.inject(p.AUTH, p.AuthMode(mode))
 
@@ -334,6 +335,20 @@ class LumenizeDriver(Driver):
     def wake(self, client: int, kind: str) -> None:
         """A browser event the client listens to."""
         self.lw.inject(self.primary(client), p.WakeUp(kind))
+
+    # ------------------------------------------------------------------ malformed input
+    @step(fault="probes", kind=st.sampled_from(sorted(PROBES)))
+    def probe(self, kind: str) -> None:
+        """A misbehaving peer holding u0's access token sends one malformed or unexpected
+        request (``models/lumenize/prober.py``); its answer is judged by the documented one.
+        The prober's host is added on first use, so runs without probes are unchanged."""
+        if PROBER not in self.world.hosts:
+            config, token = self.model_config, f"rt0.{PROBER}"
+            self.world.inject(p.AUTH, p.GrantRefreshToken(token, "u0"))
+            self.world.add_host(PROBER, lambda ctx: Prober(ctx, config, "u0",
+                                                           instance_of(1), token))
+        self.cover(f"probe {kind}")
+        self.lw.inject(PROBER, Probe(kind))
 
     # ------------------------------------------------------------------ settling
     def heal_faults(self) -> None:

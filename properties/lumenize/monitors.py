@@ -17,6 +17,7 @@ driver's settle bound (3 min of virtual time; heartbeats mean it never goes quie
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Hashable
 from typing import Any
@@ -983,6 +984,576 @@ RETURNED_WITHIN_GRACE = Sometimes(
 )
 
 
+# ---------------------------------------------------------------------------- outcomes
+_HOST = re.compile(rf"(?:{re.escape(p.CLIENT_PREFIX)}|{re.escape(p.GATEWAY_PREFIX)})"
+                   r"([^\s'\":#,\]\)]+)")
+
+
+def _instance_of_conn(conn: str) -> str:
+    """``client/u0.t1#2:ws3`` -> ``u0.t1``."""
+    return _instance_of_client(client_of_conn(conn))
+
+
+class LinkBooks:
+    """Whether a socket's link has been touched by a fault since the socket opened.
+
+    A fault touches an instance when its record names one of the instance's hosts or
+    sockets (a drop or half-open of its socket, a partition of its tab, a crash or eviction
+    of its gateway, a herd). A socket is *clean* while both ends have seen it open after the
+    last fault that touched its instance and neither end has closed it: then nothing but
+    the code under test stands between a call sent on it and its answer.
+    """
+
+    def __init__(self) -> None:
+        self.last_fault: dict[str, int] = {}  # instance -> seq of the last fault naming it
+        self.accepted: dict[str, int] = {}  # conn -> seq the gateway accepted it
+        self.opened: dict[str, int] = {}  # conn -> seq the client saw it open
+        self.closed: set[str] = set()
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT:
+            for instance in sorted(set(_HOST.findall(repr(rec.data)))):
+                self.last_fault[instance] = rec.seq
+            return
+        conn = rec.data.get("conn") if isinstance(rec.data, dict) else None
+        if not isinstance(conn, str):
+            return
+        if rec.kind == IN and rec.type in ("WsClosed", "WsRejected"):
+            self.closed.add(conn)
+        elif rec.kind == IN and rec.type == "WsOpened" and _is_client(rec):
+            self.opened[conn] = rec.seq
+        elif rec.kind == OUT and rec.type == "CloseConnection":
+            self.closed.add(conn)
+        elif rec.kind == OUT and rec.type == "AcceptConnection" and _is_gateway(rec):
+            self.accepted[conn] = rec.seq
+
+    def clean(self, conn: str) -> bool:
+        fault = self.last_fault.get(_instance_of_conn(conn), -1)
+        return (conn not in self.closed and self.accepted.get(conn, -1) > fault
+                and self.opened.get(conn, -1) > fault)
+
+
+def worker_echo(args: list[Any]) -> str:
+    """What the Worker binding answers ``echo(*args)`` (the real test Worker, case 19)."""
+    return "worker-echo: " + ",".join(str(a) for a in args)
+
+
+class ClientCallReturnsResult(_Problem):
+    """Books: each tab's echo calls and their arguments (from the ``ClientCall`` input),
+    the socket each call was sent on (from the client's ``call`` frame), and the link
+    books for those sockets."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.links = LinkBooks()
+        self.echo: dict[tuple[str, str], str] = {}  # (client, tag) -> expected value
+        self.sent_on: dict[str, str] = {}  # callId -> conn
+
+    def observe(self, rec: TraceRecord) -> None:
+        self.links.observe(rec)
+        if not _is_client(rec):
+            return
+        data = rec.data
+        if rec.kind == IN and rec.type == "ClientCall":
+            if data.get("method") == "echo" and data.get("instance") is None \
+                    and data.get("binding") == p.WORKER_BINDING:
+                self.echo[(rec.actor, data.get("tag") or "")] = worker_echo(
+                    list(data.get("args") or []))
+            return
+        if rec.kind == OUT and rec.type == "Send":
+            frame = data.get("data")
+            if isinstance(frame, dict) and frame.get("type") == "call":
+                self.sent_on[str(frame.get("callId"))] = data["conn"]
+            return
+        note = _note(rec)
+        if note is None or note[0] != "call.settled":
+            return
+        d = note[1]
+        tag, call_id = d.get("tag") or "", str(d.get("callId"))
+        expected = self.echo.pop((rec.actor, tag), None)
+        if d.get("ok"):
+            if expected is not None and d.get("value") != expected:
+                self.found(rec.t, f"{rec.actor} call [{tag}] returned {d.get('value')!r}, but "
+                                  f"the Worker computed {expected!r}")
+            return
+        conn = self.sent_on.get(call_id)
+        if conn is not None and self.links.clean(conn):
+            self.found(rec.t, f"{rec.actor} call [{tag}] failed ({d.get('error')}) although "
+                              f"no fault touched {conn} while it was in flight")
+
+
+CLIENT_CALL_RETURNS_RESULT = ClientCallReturnsResult(
+    "lumenize.client_call_returns_result",
+    "a client call returns what the callee computed: echo returns its arguments, and a call "
+    "sent on a socket no fault touched while it was in flight succeeds",
+    "safety",
+    doc="#6 each call is answered, and the answer is the callee's. Spec 1.7 step 4: the reply "
+        "is a call_response carrying the callee's $result (success) or $error; spec 2.4: "
+        "the client settles callRaw with it. The Worker binding echoes its arguments "
+        "('worker-echo: a,b', case 19). A failure is excused only when a fault named the "
+        "tab's instance, or either end closed the socket, between the socket opening and "
+        "the settlement (a 4401 or a 4409 closes it).",
+)
+
+
+class MeshCallReturnsResult(_Problem):
+    """Books: each ``node/main`` request (its method and arguments, from the RPC it sent),
+    the socket its gateway held OPEN (with an unexpired token) when the request arrived,
+    and the link books for that socket."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.links = LinkBooks()
+        self.requests: dict[str, tuple[str, list[Any]]] = {}  # req -> (method, args)
+        self.open: dict[str, list[str]] = {}  # gateway -> OPEN server sockets, oldest first
+        self.attach_exp: dict[str, Any] = {}
+        self.target: dict[str, str] = {}  # req -> the socket it could be forwarded on
+        self.answering: str | None = None  # the request node/main is handling
+
+    def observe(self, rec: TraceRecord) -> None:
+        self.links.observe(rec)
+        data = rec.data
+        if rec.actor == NODE:
+            self._node(rec)
+        elif _is_gateway(rec):
+            gw = rec.actor
+            if rec.kind == OUT and rec.type == "AcceptConnection":
+                self.open.setdefault(gw, []).append(data["conn"])
+                attachment = data.get("attachment") or {}
+                self.attach_exp[data["conn"]] = (attachment.get("claims") or {}).get("exp")
+            elif (rec.kind == OUT and rec.type == "CloseConnection") or (
+                    rec.kind == IN and rec.type == "WsClosed"):
+                if data["conn"] in self.open.get(gw, []):
+                    self.open[gw].remove(data["conn"])
+            elif rec.kind == IN and rec.type == "HttpRequestReceived" \
+                    and data.get("req") in self.requests and self.open.get(gw):
+                conn = self.open[gw][-1]
+                if not expired(self.attach_exp.get(conn), rec.t):
+                    self.target[data["req"]] = conn
+        else:
+            crashed = _gateway_crash(rec)
+            if crashed is not None:
+                self.open.pop(crashed, None)
+
+    def _node(self, rec: TraceRecord) -> None:
+        data = rec.data
+        if rec.kind == IN:
+            self.answering = data.get("req") if rec.type in ("HttpResponse",
+                                                             "HttpFailed") else None
+            return
+        if rec.kind != OUT:
+            return
+        if rec.type == "HttpRequest" and data.get("path") == p.EXECUTE_OPERATION:
+            chain = (data.get("body") or {}).get("chain") or {}
+            self.requests[data["req"]] = (str(chain.get("method")),
+                                          list(chain.get("args") or []))
+            return
+        note = _note(rec)
+        if note is None or note[0] != "mesh_call.result" or self.answering is None:
+            return
+        d, req = note[1], self.answering
+        method, args = self.requests.pop(req, ("", []))
+        tag = d.get("tag")
+        if d.get("ok"):
+            if method == "ping" and d.get("value") != (args[0] if args else None):
+                self.found(rec.t, f"mesh call [{tag}] ping({args}) returned "
+                                  f"{d.get('value')!r}, not its argument")
+            return
+        conn = self.target.pop(req, None)
+        if conn is not None and self.links.clean(conn):
+            self.found(rec.t, f"mesh call [{tag}] {method} failed ({d.get('error')}) although "
+                              f"its gateway held {conn} open with a valid token when it "
+                              "arrived and no fault touched that socket while it was in "
+                              "flight")
+
+
+MESH_CALL_RETURNS_RESULT = MeshCallReturnsResult(
+    "lumenize.mesh_call_returns_result",
+    "a mesh->client call returns what the client computed: ping returns its argument, and "
+    "a call that finds its client connected on a socket no fault touches succeeds",
+    "safety",
+    doc="#6: the answer is the callee's. Spec 1.5 step 7: with an OPEN socket and a valid "
+        "token the call is forwarded as incoming_call and resolved by the client's "
+        "incoming_call_response; spec 2.5: the client runs the @mesh method and answers "
+        "with its result (the app's ping returns its argument). A failure is excused when a "
+        "fault named the instance, or either end closed the socket, before the result came "
+        "back (an expired token closes it 4401, a newer tab 4409).",
+)
+
+
+class DocumentConverges(SubscribedInRows):
+    """Books: the broadcaster's latest version and content (its fan-out notes), what each
+    tab last applied (its document notes), and each tab's subscription belief (the books
+    of :class:`SubscribedInRows`)."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.latest: tuple[Any, Any] = (0, "")
+        self.held: dict[str, tuple[Any, Any]] = {}
+
+    def observe(self, rec: TraceRecord) -> None:
+        super().observe(rec)
+        note = _note(rec)
+        if note is None:
+            return
+        event, d = note
+        if event == "fanout" and rec.actor == p.DEFAULT_DOCUMENT:
+            self.latest = (d.get("version"), d.get("content"))
+        elif event == "document" and _is_client(rec):
+            self.held[rec.actor] = (d.get("version"), d.get("content"))
+
+    def judge(self, facts: Facts) -> str | None:
+        stats = _stats(facts)
+        rows = set(stats.rows)
+        for tab in stats.tabs:
+            if not (tab.up and tab.connected and self.belief.get(tab.address)
+                    and tab.instance in rows):
+                continue
+            held = self.held.get(tab.address)
+            if held != self.latest:
+                return (f"{tab.address} is connected and subscribed to doc/main but holds "
+                        f"version {held} {format_duration(facts.settle_bound)} after t_heal; "
+                        f"the broadcaster's latest is {self.latest}")
+        return None
+
+
+DOCUMENT_CONVERGES = DocumentConverges(
+    "lumenize.document_converges",
+    "once faults stop, every connected tab subscribed to doc/main holds the broadcaster's "
+    "latest version and content",
+    "liveness",
+    doc="#5 resubscribe completeness and #1 gap-free recovery: what a subscriber holds is the "
+        "server's latest state once the system is quiet. Spec 1.4 and Nebula's pattern: "
+        "subscribe answers the current document, every change is fanned out as "
+        "handleUpdate(content, version), and a subscriber whose state was lost is told "
+        "subscriptionRequired: true and subscribes again. Tabs the broadcaster has no row "
+        "for are lumenize.subscribed_in_rows's business.",
+)
+
+
+class GraceHidesShortDrop(_Problem):
+    """Books per gateway: the sockets it holds OPEN, when its last socket closed (a close
+    other than 4409, as ``webSocketClose`` sees it), whether it lost state since its last
+    accepted upgrade (a crash or eviction, a reported subscription loss), and the mesh calls
+    that arrived while it held no socket.
+
+    The alarm is deliberately not in these books: the promise is about time, so a gateway
+    that never arms its alarm breaks it rather than escaping it. What a return did wrong is
+    kept with the length of its drop; judging keeps the drops shorter than the config's
+    grace period.
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        self.open: dict[str, set[str]] = {}
+        self.closed_at: dict[str, Time] = {}
+        self.lost: set[str] = set()
+        self.gap_calls: dict[str, set[str]] = {}
+        self.gap_failed: dict[str, list[str]] = {}
+        self.must_release: dict[str, tuple[Time, set[str]]] = {}  # gw -> (gap, reqs)
+        self.wrong: list[tuple[Time, Time, str]] = []  # t, gap, what was wrong
+
+    def _release_due(self, gw: str, t: Time) -> None:
+        gap, waiting = self.must_release.pop(gw, (0, set()))
+        if waiting:
+            self.wrong.append((t, gap, f"{gw} took its client back but did not deliver the "
+                                       f"call(s) {sorted(waiting)} that arrived during the "
+                                       "drop"))
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type in ("crash", "evict"):
+            host = rec.data.get("host", "")
+            if host.startswith(p.GATEWAY_PREFIX):
+                self.lost.add(host)
+                self.open.pop(host, None)
+                self.gap_calls.pop(host, None)
+                self.must_release.pop(host, None)
+            return
+        if not _is_gateway(rec):
+            return
+        gw, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self._release_due(gw, rec.t)
+            if rec.type == "WsClosed":
+                self.open.get(gw, set()).discard(data["conn"])
+                if data.get("code") != p.CLOSE_SUPERSEDED:
+                    self.closed_at[gw] = rec.t
+            elif rec.type == "HttpRequestReceived" and data.get("path") == p.EXECUTE_OPERATION \
+                    and (data.get("body") or {}).get("version") == 1 \
+                    and not self.open.get(gw) and gw in self.closed_at:
+                self.gap_calls.setdefault(gw, set()).add(data["req"])
+            return
+        if rec.kind != OUT:
+            return
+        if rec.type == "AcceptConnection":
+            self.open.setdefault(gw, set()).add(data["conn"])
+        elif rec.type == "CloseConnection":
+            self.open.get(gw, set()).discard(data["conn"])
+        note = _note(rec)
+        if note is None:
+            return
+        event, d = note
+        if event == "subscription.lost":
+            self.lost.add(gw)
+        elif event in ("call.forwarded", "mesh_call.settled"):
+            req = d.get("req")
+            if gw in self.must_release:
+                self.must_release[gw][1].discard(req)
+            if req in self.gap_calls.get(gw, set()):
+                self.gap_calls[gw].discard(req)
+                if event == "mesh_call.settled" and not d.get("ok"):
+                    self.gap_failed.setdefault(gw, []).append(str(req))
+        elif event == "upgrade":
+            self._upgrade(rec.t, gw, d)
+
+    def _upgrade(self, t: Time, gw: str, d: dict[str, Any]) -> None:
+        closed = self.closed_at.pop(gw, None)
+        lost = gw in self.lost
+        failed = self.gap_failed.pop(gw, [])
+        waiting = self.gap_calls.pop(gw, set())
+        self.lost.discard(gw)
+        if closed is None or lost or d.get("superseded"):
+            return
+        gap = t - closed
+        required = d.get("subscriptionRequired")
+        if required is not False:
+            self.wrong.append((t, gap, f"{gw} took its client back "
+                                       f"{format_duration(gap)} after the drop but said "
+                                       f"subscriptionRequired={str(required).lower()}"))
+        if failed:
+            self.wrong.append((t, gap, f"{gw} failed mesh call(s) {failed} during a "
+                                       f"{format_duration(gap)} drop"))
+        if waiting:
+            self.must_release[gw] = (gap, set(waiting))
+
+    def judge(self, facts: Facts) -> str | None:
+        for gw in sorted(self.must_release):
+            self._release_due(gw, facts.now)
+        grace = facts.config.grace
+        for t, gap, text in self.wrong:
+            if gap < grace:
+                self.found(t, f"{text}; the drop was shorter than grace "
+                              f"({format_duration(grace)})")
+        self.wrong = []
+        return self.problem
+
+
+GRACE_HIDES_SHORT_DROP = GraceHidesShortDrop(
+    "lumenize.grace_hides_short_drop",
+    "a drop shorter than the grace period is invisible to the mesh: calls that arrive "
+    "during it are delivered on return, and the return says subscriptionRequired: false",
+    "safety",
+    doc="#1 gap-free recovery within the window W (here: grace) and #2 binary outcome, "
+        "stated as what grace promises rather than how the gateway keeps it. Spec 1.4: every "
+        "close other than 4409 starts a grace period of `grace`; a reconnect before it ends "
+        "gets subscriptionRequired: false; spec 1.5 step 3: a mesh call that finds no socket "
+        "during grace parks until the reconnect, which forwards it. Measured from the "
+        "gateway's last close to its next accepted upgrade. Excused: a gateway that crashed "
+        "or was evicted, or was told a subscription was lost, since its last upgrade (its "
+        "state really is gone), and a supersession (a socket was still open).",
+)
+
+
+class ReconnectDelaysBounded(Monitor):
+    """Books: per tab, the reconnects scheduled since its counter last reset (a socket
+    opened, or a wake-up that runs reconnectNow), and the state it was in (its state
+    notes), with every delay it chose."""
+
+    def reset(self) -> None:
+        self.count: Counter[str] = Counter()
+        self.state: dict[str, str] = {}
+        self.delays: list[tuple[Time, str, int, Any]] = []  # t, client, n, delay
+        self.problem: str | None = None
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type == "crash":
+            host = rec.data.get("host", "")
+            self.count.pop(host, None)
+            self.state.pop(host, None)
+            return
+        if not _is_client(rec):
+            return
+        client = rec.actor
+        if rec.kind == IN:
+            if rec.type == "WsOpened":
+                self.count[client] = 0
+            elif rec.type == "WakeUp":
+                state = self.state.get(client, "disconnected")
+                if state == "reconnecting" or (rec.data.get("kind") == "online"
+                                               and state == "disconnected"):
+                    self.count[client] = 0  # reconnectNow (spec 2.5)
+            return
+        note = _note(rec)
+        if note is None:
+            return
+        event, d = note
+        if event == "state":
+            self.state[client] = d.get("to")
+        elif event == "reconnect.scheduled":
+            self.delays.append((rec.t, client, self.count[client], d.get("delay")))
+            self.count[client] += 1
+
+    def judge(self, facts: Facts) -> str | None:
+        config = facts.config
+        jittered = config.fixed("jittered_backoff")
+        for t, client, n, delay in self.delays:
+            if self.problem is not None:
+                break
+            ceiling = min(config.reconnect_initial * 2 ** min(n, 32), config.reconnect_max)
+            if not isinstance(delay, int) or delay < 0 or delay > ceiling or (
+                    not jittered and delay != ceiling):
+                band = f"[0, {ceiling}]" if jittered else f"exactly {ceiling}"
+                self.problem = (f"{client} chose a delay of {delay}us for reconnect "
+                                f"{n + 1} since its counter reset; the policy allows "
+                                f"{band}us (t={format_time(t)})")
+        self.delays = []
+        return self.problem
+
+
+RECONNECT_DELAYS_BOUNDED = ReconnectDelaysBounded(
+    "lumenize.reconnect_delays_bounded",
+    "every reconnect delay is within the backoff policy's band for its attempt",
+    "safety",
+    doc="#14 reconnect bound, for every attempt rather than the first. Spec 2.2: attempt n "
+        "(counted from 0 since the last reset) waits min(reconnect_initial * 2^n, "
+        "reconnect_max), exactly without jitter and uniformly below it with fix "
+        "jittered_backoff; the counter resets when a socket opens (2.1) and on reconnectNow "
+        "(2.5: online while reconnecting or disconnected, visible or focus while "
+        "reconnecting). The counter is kept from the trace, not read from the client.",
+)
+
+
+# ---------------------------------------------------------------------------- error paths
+PROBER = "probe/main"
+
+#: The documented answer to each malformed request the driver's ``probe`` step sends:
+#: (status, a phrase the reason or error message must contain, or None), with the spec
+#: section it comes from. Read from the spec, never from the model.
+DOCUMENTED_ANSWERS: dict[str, tuple[int, str | None, str]] = {
+    "unknown_path": (404, None, "3: routeDORequest serves /gateway/{binding}/{instance}"),
+    "bad_origin": (403, "origin not allowed", "3 step 1: the CORS allowlist"),
+    "no_token": (401, None, "3 step 2: no lmz.access-token subprotocol"),
+    "forged_token": (401, None, "3 step 2: the signature does not verify"),
+    "no_upgrade_header": (426, None, "1.1 step 1: no Upgrade: websocket"),
+    "instance_without_tab": (403, "invalid instance name format",
+                             "1.1 step 5: onBeforeAccept requires sub.tabId"),
+    "identity_mismatch": (403, "identity mismatch",
+                          "1.1 step 5: the instance's prefix is not the token's sub"),
+    "envelope_version": (200, "unsupported rpc envelope version: 2",
+                         "1.5 step 1: version !== 1, answered as $error"),
+    "unknown_operation": (404, None, "1.5: a gateway serves __executeOperation only"),
+}
+
+
+def _error_message(body: Any) -> str:
+    """The message of an RPC ``{$error: {message}}`` body (or of a plain error body)."""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("$error", body.get("error"))
+    if isinstance(error, dict):
+        return str(error.get("message", ""))
+    return str(error or "")
+
+
+class MalformedInputAnswered(_Problem):
+    """Books: the kind of each probe the prober sent (its ``probe.sent`` notes); the answer
+    is the prober's next input for that socket or request."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.kinds: dict[str, str] = {}
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.actor != PROBER:
+            return
+        data = rec.data
+        note = _note(rec)
+        if note is not None:
+            if note[0] == "probe.sent":
+                self.kinds[note[1]["id"]] = note[1]["kind"]
+            return
+        if rec.kind != IN:
+            return
+        key = data.get("conn", data.get("req"))
+        kind = self.kinds.pop(str(key), None) if isinstance(key, str) else None
+        if kind is None or kind not in DOCUMENTED_ANSWERS:
+            return
+        status, phrase, where = DOCUMENTED_ANSWERS[kind]
+        if rec.type == "WsOpened":
+            self.found(rec.t, f"probe {kind} was accepted as a WebSocket; spec {where}: "
+                              f"{status}")
+            return
+        if rec.type == "WsRejected":
+            got, text = data.get("status"), str(data.get("reason") or "")
+        elif rec.type == "HttpResponse":
+            got, text = data.get("status"), _error_message(data.get("body"))
+        else:
+            return  # unreachable (a crashed host, a closed socket): no answer to judge
+        if got == 0:
+            return
+        if got != status or (phrase is not None and phrase not in text.lower()):
+            self.found(rec.t, f"probe {kind} was answered {got} {text!r}; spec {where}: "
+                              f"{status}" + (f" {phrase!r}" if phrase else ""))
+
+
+MALFORMED_INPUT_ANSWERED = MalformedInputAnswered(
+    "lumenize.malformed_input_answered",
+    "every malformed or unexpected request gets its documented refusal",
+    "safety",
+    doc="#13 terminal means terminal and #12 the server enforces: the edge refuses what it "
+        "must, with the status the client (or operator) can act on. The table "
+        "DOCUMENTED_ANSWERS gives each probe's answer and its section of lumenize-mesh.md; "
+        "an upgrade that opens is always wrong. A probe that gets no answer (its target "
+        "crashed) is not judged.",
+)
+
+
+class RevokedRefreshStaysRevoked(_Problem):
+    """Books, kept at the token service: the cookie of the request it is handling (its
+    ``HttpRequestReceived``) and every cookie it has already rotated (answered 200)."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.cookie: dict[str, Any] = {}  # req -> the cookie it presented
+        self.rotated: set[str] = set()
+        self.restarted_since: dict[str, bool] = {}  # cookie -> a restart came after
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type == "restart" and rec.data.get("host") == p.AUTH:
+            for cookie in self.restarted_since:
+                self.restarted_since[cookie] = True
+            return
+        if rec.actor != p.AUTH:
+            return
+        data = rec.data
+        if rec.kind == IN and rec.type == "HttpRequestReceived" \
+                and data.get("path") == p.REFRESH_PATH:
+            self.cookie[data["req"]] = p.header(data.get("headers") or {}, "Cookie")
+        elif rec.kind == OUT and rec.type == "HttpRespond":
+            cookie = self.cookie.pop(data.get("req"), None)
+            if not isinstance(cookie, str) or data.get("status") != 200:
+                return
+            if cookie in self.restarted_since:
+                after = " after a restart of the service" if self.restarted_since[cookie] \
+                    else ""
+                self.found(rec.t, f"the token service accepted refresh cookie {cookie!r} "
+                                  f"again{after}, although it rotated it before")
+            self.restarted_since[cookie] = False
+
+
+REVOKED_REFRESH_STAYS_REVOKED = RevokedRefreshStaysRevoked(
+    "lumenize.revoked_refresh_stays_revoked",
+    "a refresh cookie the token service rotated never mints again, across restarts",
+    "safety",
+    doc="#10 single-flight refresh relies on it and #3 epoch fencing asks it of a restart: "
+        "spec 3, token lifetimes: the refresh token rotates, revoked on each use, and a "
+        "revoked cookie gets 401; the rows live in durable storage, so a crash and restart "
+        "of the service revokes nothing back. Judged at the service: any request that "
+        "presents a cookie it answered 200 before must not be answered 200 again. The "
+        "driver's probe step replays one (replay_refresh).",
+)
+
+
 MONITORS: tuple[Monitor, ...] = (
     ONE_OPEN_SOCKET,
     NO_EXPIRED_FRAME,
@@ -1002,18 +1573,50 @@ MONITORS: tuple[Monitor, ...] = (
     MESH_CALLS_SETTLE,
     SUBSCRIBED_IN_ROWS,
     ONE_CONNECTED,
+    CLIENT_CALL_RETURNS_RESULT,
+    MESH_CALL_RETURNS_RESULT,
+    GRACE_HIDES_SHORT_DROP,
+    RECONNECT_DELAYS_BOUNDED,
+    MALFORMED_INPUT_ANSWERED,
+    REVOKED_REFRESH_STAYS_REVOKED,
+    DOCUMENT_CONVERGES,
     RETURNED_WITHIN_GRACE,
     RESUBSCRIBED_AFTER_LOSS,
 )
 """Every Lumenize monitor, in the order the catalogue lists them."""
 
 __all__ = [
-    "CALL_ID_ONCE", "CLIENT_CALLS_SETTLE", "CLIENT_CALL_BOUND", "CLIENT_CALL_SETTLES_ONCE",
-    "HERD_DISPERSED", "HERD_WINDOW", "MESH_CALLS_SETTLE", "MESH_CALL_SETTLES_ONCE",
-    "MONITORS", "NO_EXPIRED_FRAME", "NO_EXPIRED_INCOMING_CALL", "NO_PINGPONG",
-    "ONE_CONNECTED", "ONE_OPEN_SOCKET", "PARKED_CALL_DELIVERED_ONCE",
-    "PROMPT_FIRST_RECONNECT", "REJECTED_UPGRADE_STOPS", "RESUBSCRIBED_AFTER_LOSS",
+    "CALL_ID_ONCE",
+    "CLIENT_CALLS_SETTLE",
+    "CLIENT_CALL_BOUND",
+    "CLIENT_CALL_RETURNS_RESULT",
+    "CLIENT_CALL_SETTLES_ONCE",
+    "DOCUMENTED_ANSWERS",
+    "DOCUMENT_CONVERGES",
+    "GRACE_HIDES_SHORT_DROP",
+    "HERD_DISPERSED",
+    "HERD_WINDOW",
+    "MALFORMED_INPUT_ANSWERED",
+    "MESH_CALLS_SETTLE",
+    "MESH_CALL_RETURNS_RESULT",
+    "MESH_CALL_SETTLES_ONCE",
+    "MONITORS",
+    "NO_EXPIRED_FRAME",
+    "NO_EXPIRED_INCOMING_CALL",
+    "NO_PINGPONG",
+    "ONE_CONNECTED",
+    "ONE_OPEN_SOCKET",
+    "PARKED_CALL_DELIVERED_ONCE",
+    "PROMPT_FIRST_RECONNECT",
+    "RECONNECT_DELAYS_BOUNDED",
+    "REJECTED_UPGRADE_STOPS",
+    "RESUBSCRIBED_AFTER_LOSS",
     "RETURNED_WITHIN_GRACE",
-    "SINGLE_FLIGHT_REFRESH", "STALE_SOCKET_FENCED", "SUBSCRIBED_IN_ROWS",
-    "SUBSCRIPTION_REQUIRED", "client_of_conn", "expired",
+    "REVOKED_REFRESH_STAYS_REVOKED",
+    "SINGLE_FLIGHT_REFRESH",
+    "STALE_SOCKET_FENCED",
+    "SUBSCRIBED_IN_ROWS",
+    "SUBSCRIPTION_REQUIRED",
+    "client_of_conn",
+    "expired",
 ]

@@ -50,6 +50,21 @@ CAUGHT_BY: dict[str, str] = {
     "alarm_handler_raises": "lumenize.subscription_required",
     # The parked incoming_call goes out again on the next frame.
     "parked_call_delivered_twice": "lumenize.parked_call_delivered_once",
+    # The subscribe the app makes at its first connection already fails, on a clean socket.
+    "call_response_inverted": "lumenize.client_call_returns_result",
+    # A ping on a clean socket ends in "Client call timed out" 30 s later.
+    "client_answers_ignored": "lumenize.mesh_call_returns_result",
+    # A tab that resubscribes after missing an update holds version 0 for good.
+    "subscribe_snapshot_empty": "lumenize.document_converges",
+    # A return 1 s after a drop is told subscriptionRequired: true (and a call made during
+    # the drop fails at once); with no alarm, the subscriptionRequired oracle agrees.
+    "grace_alarm_never_armed": "lumenize.grace_hides_short_drop",
+    # The seventh attempt of a long outage waits up to 64 s.
+    "backoff_cap_ignored": "lumenize.reconnect_delays_bounded",
+    # A probe to instance 'u0' opens a socket.
+    "instance_format_unchecked": "lumenize.malformed_input_answered",
+    # After a restart of the token service a replayed refresh cookie mints again.
+    "revocation_in_memory": "lumenize.revoked_refresh_stays_revoked",
 }
 
 

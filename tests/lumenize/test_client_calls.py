@@ -211,7 +211,7 @@ def test_incoming_handle_update_stores_the_document_and_answers() -> None:
     r.to_worker(FakeSend(r.client.conn, _incoming("u1", "handleUpdate", "v2 text", 2)))
     r.run(ms(50))
     assert r.client.doc_content == "v2 text" and r.stats()["doc_version"] == 2
-    assert r.notes("document")[-1] == {"version": 2}
+    assert r.notes("document")[-1] == {"version": 2, "content": "v2 text"}
     assert r.notes("incoming.handled") == [{"callId": "u1", "method": "handleUpdate"}]
     assert _responses(r) == [{"type": "incoming_call_response", "callId": "u1",
                               "success": True, "result": None}]

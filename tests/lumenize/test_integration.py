@@ -238,8 +238,8 @@ def test_case91_two_second_token_then_a_call_closes_4401_refreshes_and_reconnect
 def test_case92_after_supersession_fanouts_go_to_the_second_tab_it_never_subscribed() -> None:
     """Phase 4 through a broadcast: the row is keyed by instanceName, so the fan-out lands
     on the tab holding the socket, B, which was told ``subscriptionRequired: false`` and
-    never subscribed itself."""
-    lw = world("fixed")
+    never subscribed itself (the real code, with only the ping-pong fixed)."""
+    lw = world("fixed", fixes=frozenset(LumenizeConfig.FIXES) - {"takeover_requires_resubscribe"})
     lw.run_until(s(1))
     lw.add_client(ClientSpec("alice"))
     lw.run_until(s(2))
@@ -248,6 +248,20 @@ def test_case92_after_supersession_fanouts_go_to_the_second_tab_it_never_subscri
     assert subscribes(lw, B) == []
     assert stats(lw, B)["doc_version"] == 1 and stats(lw, A)["doc_version"] == 0
     assert [r.actor for r in notes(lw, "incoming.handled")] == [B]
+
+
+def test_case92_fixed_a_tab_taking_over_is_told_to_resubscribe() -> None:
+    """Fix takeover_requires_resubscribe: B took the instance over from A, so the gateway
+    says ``subscriptionRequired: true`` and B subscribes to a snapshot of its own."""
+    lw = world("fixed")
+    lw.run_until(s(1))
+    lw.add_client(ClientSpec("alice"))
+    lw.run_until(s(2))
+    assert [d["subscriptionRequired"] for d in data(notes(lw, "upgrade", GW))] == [True, True]
+    assert len(subscribes(lw, B)) == 1
+    lw.publish("for whoever holds alice.t1")
+    lw.run_until(s(3))
+    assert stats(lw, B)["doc_version"] == 1
 
 
 def test_case93_resubscribe_lifecycle_with_test_grace_of_100ms() -> None:

@@ -65,7 +65,8 @@ def test_update_fans_out_handle_update_to_every_subscriber_sorted(
     _subscribe(bench, "bob")
     _subscribe(bench, "alice")
     bench.call("alice", "u1", "update", "hello", instance="doc/main")
-    assert bench.notes("fanout") == [{"version": 1, "targets": ["alice.tab1", "bob.t1"]}]
+    assert bench.notes("fanout") == [{"version": 1, "content": "hello",
+                                      "targets": ["alice.tab1", "bob.t1"]}]
     assert _answer_updates(bench, "alice") == [["hello", 1]]
     assert _answer_updates(bench, "bob") == [["hello", 1]]
     assert [f["result"] for f in bench.frames("alice", kind="call_response")

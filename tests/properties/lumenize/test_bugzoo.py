@@ -60,7 +60,29 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
     "parked_call_delivered_twice": [
         _advance(1000), _on("drop"), _on("call_client"), _advance(2000),
         _on("client_call", awaited=False), _advance(1000)],
+    "call_response_inverted": [_advance(1000), _on("client_call", awaited=True),
+                               _advance(1000)],
+    "client_answers_ignored": [_advance(1000), _on("call_client"), _advance(1000)],
+    "subscribe_snapshot_empty": [
+        _advance(1000), _on("partition"), _on("drop"), _advance(6000), Step("broadcast", {}),
+        _on("heal"), _advance(3000)],
+    "grace_alarm_never_armed": [_advance(1000), _on("drop"), _on("call_client"),
+                                _advance(2000)],
+    "backoff_cap_ignored": [
+        _advance(1000), _on("partition"), _on("drop"), Step("wait", {"minutes": 4})],
+    "instance_format_unchecked": [
+        _advance(1000), Step("probe", {"kind": "instance_without_tab"}), _advance(500)],
+    "revocation_in_memory": [
+        _advance(1000), Step("probe", {"kind": "refresh"}), _advance(500),
+        Step("auth_down", {}), Step("auth_up", {}), Step("probe", {"kind": "replay_refresh"}),
+        _advance(500)],
 }
+
+#: Mutants planted for the outcome oracles: each is invisible to every other monitor, so the
+#: oracle written for it is what catches it.
+OUTCOME_MUTANTS = ("call_response_inverted", "client_answers_ignored",
+                   "subscribe_snapshot_empty", "grace_alarm_never_armed", "backoff_cap_ignored",
+                   "instance_format_unchecked", "revocation_in_memory")
 
 
 def test_every_mutant_has_a_named_invariant_a_minimal_run_and_a_variant() -> None:
@@ -81,6 +103,24 @@ def test_named_invariant_catches_mutant_on_its_minimal_run(mutant: str) -> None:
     planted = spec.execute().violation
     assert planted is not None and planted.invariant_id == CAUGHT_BY[mutant], planted
     assert spec.under("fixed").execute().violation is None
+
+
+@pytest.mark.parametrize("mutant", OUTCOME_MUTANTS)
+def test_only_its_outcome_oracle_catches_the_mutant(mutant: str) -> None:
+    """Judged by every monitor but the one written for it, the minimal run passes: the
+    planted bug would go unnoticed without that oracle."""
+    oracle = CAUGHT_BY[mutant]
+    spec = RunSpec.of(PACK, MINIMAL_RUNS[mutant], variant=f"mutant:{mutant}")
+    assert spec.execute(checked=lambda invariant_id: invariant_id != oracle).violation is None
+
+
+def test_a_replayed_refresh_cookie_is_refused_by_the_mutant_until_a_restart() -> None:
+    """revocation_in_memory only shows across a restart of the token service: without one
+    the replay is refused as it should be."""
+    steps = [s for s in MINIMAL_RUNS["revocation_in_memory"]
+             if s.name not in ("auth_down", "auth_up")]
+    spec = RunSpec.of(PACK, steps, variant="mutant:revocation_in_memory")
+    assert spec.execute().violation is None
 
 
 #: Independent searches tried before the test gives up; each is seeded and bounded.

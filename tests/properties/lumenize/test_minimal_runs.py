@@ -54,6 +54,27 @@ def test_minimal_run_violates_faithful_and_holds_in_fixed(invariant_id: str) -> 
     assert spec.under("fixed").execute().violation is None
 
 
+#: Found by lumenize.document_converges on the fixed model before it had the fix: tab A's
+#: socket drops, a second tab B sharing its instanceName connects within A's grace and is
+#: told subscriptionRequired: false, the update goes to B, and A comes back, supersedes B,
+#: and is told false too: A keeps version 0 for good. Faithful's ping-pong hides it (every
+#: takeover there is followed by another), so it shows once superseded_client_stays_down
+#: is on.
+TAKEOVER = [Step("advance", {"ms": 1000}), Step("drop", {"client": 0}),
+            Step("open_tab", {"client": 0}), Step("broadcast", {}),
+            Step("advance", {"ms": 2000})]
+
+
+def test_takeover_by_another_tab_is_found_without_its_fix_and_fixed_with_it() -> None:
+    without = PACK.config_of("fixed")
+    without = type(without)(fixes=without.fixes - {"takeover_requires_resubscribe"})
+    spec = RunSpec.of(PACK, TAKEOVER, variant="fixed", config=without)
+    found = spec.execute().violation
+    assert found is not None and found.invariant_id == "lumenize.document_converges", found
+    assert "holds version (0, '')" in found.message
+    assert RunSpec.of(PACK, TAKEOVER, variant="fixed").execute().violation is None
+
+
 def test_same_seed_same_trace_hash() -> None:
     spec = RunSpec.of(PACK, RUNS["lumenize.client_calls_settle"], variant="faithful", seed=7)
     hashes = {spec.execute().trace_sha256 for _ in range(2)}
