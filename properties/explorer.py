@@ -231,7 +231,7 @@ def _flatten(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def _file_name(pack: str, variant: str, invariant_id: str) -> str:
+def failure_file_name(pack: str, variant: str, invariant_id: str) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "_", f"{pack}-{variant}-{invariant_id}") + ".json"
 
 
@@ -282,7 +282,7 @@ def explore(
         raise ConfigError(f"max examples must be at least 1, not {max_examples}")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        _check_out(out)
+        check_out_dir(out)
     total = max_examples if max_examples is not None else (
         CI_EXAMPLES if base.derandomize else None)
     _settle_imports()
@@ -388,7 +388,7 @@ _SKIP_IMPORT = frozenset({"gatewaysim.__main__"})
 _SKIP_PREFIXES = ("gatewaysim.real.", "gatewaysim.pytest_plugin")
 
 
-def _check_out(out: Path) -> None:
+def check_out_dir(out: Path) -> None:
     """Make sure failure files can be written to ``out`` *before* the campaign, so a typo or
     a read-only disk costs no findings. Nothing is left behind: the folder itself is made
     only when the first finding is written."""
@@ -495,7 +495,7 @@ def _record(pack: Pack, variant: str, config: PackConfig, seed: int, invariant_i
     path = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        path = write_failure(out / _file_name(pack.name, variant, invariant_id), failure)
+        path = write_failure(out / failure_file_name(pack.name, variant, invariant_id), failure)
     return Finding(invariant_id, steps, violation, found_after, examples, path,
                    result.trace_sha256, campaign.round, shrunk.complete,
                    invariant_id in campaign.from_database)
