@@ -125,6 +125,11 @@ def test_a_replayed_refresh_cookie_is_refused_by_the_mutant_until_a_restart() ->
 
 #: Independent searches tried before the test gives up; each is seeded and bounded.
 SEEDS = (0, 1, 2)
+#: The same three seeds, tried in another order where seed 0's search misses: since the
+#: probe and auth-error steps joined the driver, seed 0 does not reach grace_alarm_on_4409
+#: within 3000 dev examples (seed 1 does, at about 1500), and trying it first would cost
+#: minutes before the search that finds it starts.
+SEED_ORDER = {"grace_alarm_on_4409": (1, 0, 2)}
 
 _HUNT = """
 import json, sys
@@ -144,7 +149,8 @@ def test_exploration_finds_mutant(mutant: str) -> None:
     a long-lived test worker has been seen to draw different examples than the same seeded
     search in a new process, and this test is about the bug being findable, not about that."""
     done = subprocess.run(
-        [sys.executable, "-c", _HUNT, f"mutant:{mutant}", json.dumps(SEEDS), str(BUDGET),
+        [sys.executable, "-c", _HUNT, f"mutant:{mutant}",
+         json.dumps(SEED_ORDER.get(mutant, SEEDS)), str(BUDGET),
          PROFILE.get(mutant, "ci")],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
