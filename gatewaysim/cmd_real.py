@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gatewaysim.models.restart.config import RestartConfig
-from gatewaysim.models.restart.scenarios import BY_NAME, config_for
-from gatewaysim.models.restart.script import run_sim
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.trace import Trace
+
+from .args import seed_arg
 
 NAME = "real"
 
@@ -36,15 +35,30 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("scenario", nargs="?", metavar="SCENARIO",
                    help="scenario name, with or without the restart- prefix (see --list)")
-    p.add_argument("--scale", type=float, default=0.1, metavar="F",
+    p.add_argument("--scale", type=_scale, default=0.1, metavar="F",
                    help="multiply every delay of the scenario and the client by F "
                         "(default: 0.1, a tenth of the library's delays)")
     p.add_argument("--variant", default="faithful", help="faithful (default) or fixed")
-    p.add_argument("--seed", type=int, default=0, metavar="N")
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="N")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
 
 
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.01 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be from 0.01 to 10, not {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
+    # The restart pack is imported only when this command runs: `gatewaysim run echo`
+    # loads no other pack.
+    from gatewaysim.models.restart.config import RestartConfig
+    from gatewaysim.models.restart.scenarios import BY_NAME, config_for
+    from gatewaysim.models.restart.script import run_sim
     from gatewaysim.real import transport
     from gatewaysim.real.conformance import TIMING_FLOOR_MS, compare, fault_times
     from gatewaysim.real.runner import run_real_sync

@@ -12,9 +12,7 @@ from gatewaysim import cli
 @pytest.fixture
 def gatewaysim(monkeypatch: pytest.MonkeyPatch,
                capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    """``gatewaysim(*argv) -> (status, stdout, stderr)``, with ``mutate`` registered."""
-    if "mutate" not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "mutate"))
+    """``gatewaysim(*argv) -> (status, stdout, stderr)``."""
 
     def run(*argv: str) -> tuple[int, str, str]:
         status = cli.main(list(argv))
