@@ -29,6 +29,16 @@ is 8,640: a day in under 10 s).
 With ``--clients`` other than 100 the same hours also run with 100 clients, and the last
 line compares events/s: cost per event must stay flat as the system grows (the target for
 ``--clients 1000 --hours 1`` is within 20 % of the 100-client run).
+
+Where the time goes (cProfile, ``--quick``: one virtual hour, 67,222 events, 174,012
+records; 11.5 s profiled on a loaded machine): ``World.deliver_now`` 9.8 s cumulative, of
+which the nodes' ``handle`` (the Lumenize model) 3.5 s; ``World._apply_all`` (recording and
+applying effects) 4.4 s; ``Trace.emit_value`` 3.5 s cumulative (about 30 %: per-class
+compiled encoders 1.8 s of it, its own bookkeeping 1.0 s); the batched sha256 only 0.13 s;
+``Network._send_dir`` 0.65 s. No per-tick work over hosts or links shows up: at 1,000
+clients the same functions lead in the same proportions. Encoding is already per-class
+compiled f-strings with cached JSON strings, so what is left is interpreter time spread
+over the model and the kernel, not one hot spot.
 """
 
 from __future__ import annotations
@@ -92,10 +102,17 @@ def build(seed: int, clients: int, duration: Time, variant: str = "fixed",
 def run(seed: int, clients: int, duration: Time, variant: str,
         trace_path: str | None = None) -> tuple[LumenizeWorld, float]:
     lw = build(seed, clients, duration, variant, trace_path)
+    # Everything built so far lives for the whole run: frozen, the collector's full passes
+    # stop walking it. Without this, those passes are the one cost that grows with the
+    # number of tabs (events/s at 1,000 clients fell to about 0.6 of the 100-client rate).
     gc.collect()
-    start = _clock()
-    lw.run_until(duration)
-    wall = _clock() - start
+    gc.freeze()
+    try:
+        start = _clock()
+        lw.run_until(duration)
+        wall = _clock() - start
+    finally:
+        gc.unfreeze()
     lw.trace.close()
     return lw, wall
 

@@ -153,6 +153,12 @@ class Driver:
                 listeners.remove(m.observe)
         self._judged = tuple(judged)
 
+    def stop_judging(self, monitor: Monitor) -> None:
+        """Judge ``monitor`` no more in this run, and stop feeding it records."""
+        self._judged = tuple(m for m in self._judged if m is not monitor)
+        if monitor.observes_records and monitor.observe in self.trace.listeners:
+            self.trace.listeners.remove(monitor.observe)
+
     def judge(self, kinds: tuple[str, ...]) -> list[tuple[Monitor, str]]:
         """Every judged monitor of ``kinds`` whose judgement is a message, with the message."""
         facts = Facts(self)

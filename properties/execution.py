@@ -72,7 +72,10 @@ class Execution:
         if not self._sometimes:
             return
         for monitor, message in self.driver.judge(("sometimes",)):
-            self.reached.setdefault(monitor.id, message)
+            if monitor.id not in self.reached:
+                self.reached[monitor.id] = message
+                # Reached once is reached for the run: its books no longer matter.
+                self.driver.stop_judging(monitor)
         self._sometimes = len(self.reached) < sum(
             m.kind == "sometimes" for m in self.driver.monitors)
 
