@@ -26,6 +26,8 @@ from gatewaysim.properties.pack import Pack, get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
 from gatewaysim.properties.scale.campaign import DEFAULT_SEEDS, run_campaign
 from gatewaysim.properties.shrink import DEFAULT_REPLAYS
+from gatewaysim.report import write_report
+from gatewaysim.report.store import check_report_dir
 from gatewaysim.simulator.clock import SECOND, parse_duration
 
 from .args import (
@@ -89,6 +91,8 @@ def add_parser(subparsers: Any) -> None:
                        help="example database directory shared by every worker (on a cluster: "
                             "one every worker mounts); failures found once are replayed "
                             "first by the next campaign (default: the profile's)")
+    p.add_argument("--report", metavar="DIR",
+                   help="also write a self-contained HTML report of the findings to DIR")
     add_pack_option(p)
     add_determinism_option(p)
 
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     load_packs(args)
     pack = get_pack(args.pack)
     budget = parse_duration(args.budget) / SECOND
+    if args.report is not None:
+        check_report_dir(args.report)  # bad input is found before the campaign, not after
     if args.seeds is not None or args.workers is not None or args.dask is not None:
         return _run_campaign(args, pack, budget)
     report = explore(
@@ -112,7 +118,15 @@ def run(args: argparse.Namespace) -> int:
         database=DirectoryBasedExampleDatabase(args.database) if args.database else None,
     )
     print(report.render())
+    _report(args, report.findings, report)
     return _check(args, report.findings, 1 if report.failed else 0)
+
+
+def _report(args: argparse.Namespace, findings: Sequence[Any], explored: Any) -> None:
+    """``--report DIR``: the HTML report of what the campaign found."""
+    if args.report is not None:
+        index = write_report(args.report, list(findings), explored)
+        print(f"wrote report {index}")
 
 
 def _run_campaign(args: argparse.Namespace, pack: Pack, budget: float) -> int:
@@ -134,6 +148,7 @@ def _run_campaign(args: argparse.Namespace, pack: Pack, budget: float) -> int:
     print(report.render())
     if report.interrupted:
         return 130
+    _report(args, [f.path for f in report.findings if f.path is not None], None)
     return _check(args, report.findings, 1 if report.failed else 0)
 
 

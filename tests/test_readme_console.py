@@ -57,14 +57,7 @@ SETUP: dict[str, Callable[[Path], None]] = {
     "gatewaysim replay findings/edited.json": _edited_failure,
 }
 
-KNOWN_WRONG: dict[str, str] = {
-    "gatewaysim run lumenize-phase2 --seed 1": (
-        "the block is an excerpt without '...' lines where it leaves lines out: the summary "
-        "rows 'client reconnected at: 15.050s' and 'onSubscriptionRequired fired: yes', and "
-        "timeline lines between 2.000s and 7.010s (the 2.000s partition fault, the 2.010s "
-        "close, the 2.500s call); and it ends in 'trace sha256: …' where the run prints the "
-        "full hash (9c1b6337526b7c7393326d9a6203aa47ccbddcf30749d3338ea74acc42be34d9)"),
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 def console_blocks(text: str) -> list[tuple[int, list[str]]]:
