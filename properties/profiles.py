@@ -38,16 +38,22 @@ def register_profiles() -> None:
     global _registered
     if _registered:
         return
+    # Each profile says everything it means and starts from Hypothesis's own defaults, not
+    # from whatever profile is loaded when this runs (Hypothesis loads $HYPOTHESIS_PROFILE
+    # itself, and a profile registered afterwards would otherwise inherit from it).
+    base = settings.get_profile("default")
     settings.register_profile(
-        "dev", max_examples=100, stateful_step_count=30, deadline=None,
+        "dev", parent=base, derandomize=False, max_examples=100, stateful_step_count=30,
+        deadline=None,
     )
     settings.register_profile(
-        "ci", derandomize=True, max_examples=60, stateful_step_count=15, database=None,
-        deadline=None, print_blob=False, suppress_health_check=[HealthCheck.too_slow],
+        "ci", parent=base, derandomize=True, max_examples=60, stateful_step_count=15,
+        database=None, deadline=None, print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow],
     )
     settings.register_profile(
-        "fuzz", max_examples=100_000, stateful_step_count=60, deadline=None,
-        database=DirectoryBasedExampleDatabase(FUZZ_DATABASE),
+        "fuzz", parent=base, derandomize=False, max_examples=100_000, stateful_step_count=60,
+        deadline=None, database=DirectoryBasedExampleDatabase(FUZZ_DATABASE),
         suppress_health_check=[HealthCheck.too_slow],
     )
     _registered = True
