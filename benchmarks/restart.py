@@ -1,6 +1,6 @@
 """The document's 13 reconnection tests in simulation and for real.
 
-    python benchmarks/restart.py [--scale F] [--sim-only]
+    python benchmarks/restart.py [--scale F] [--sim-only] [--lumenize]
 
 Each test runs once on the virtual clock and once with real server processes and sockets
 (``gatewaysim.real``, aiohttp: the ``real`` extra), with the library's delays times
@@ -10,6 +10,10 @@ real, whether its expectations held both ways, and whether what the users saw fo
 conforms to a simulated run told the real process start times; then the totals, and last
 the figure this benchmark is for: how many times longer the real run takes than the
 simulated one.
+
+``--lumenize`` also runs the Lumenize phases that run for real (phase 1, a drop within
+grace, as scripted and as written; phase 4, a duplicate tab), each whole, at the phases'
+own delays, and prints them the same way after the totals (they are not in the ratio).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ def main() -> None:
     p.add_argument("--sim-only", action="store_true", help="skip the real runs")
     p.add_argument("--repeat", type=int, default=20,
                    help="simulated runs per test (the wall time is their mean)")
+    p.add_argument("--lumenize", action="store_true",
+                   help="also run the Lumenize phases 1 and 4 both ways")
     args = p.parse_args()
     from gatewaysim.real import transport
-    from gatewaysim.real.conformance import compare, fault_times
+    from gatewaysim.real.conformance import compare, fault_times, tolerance_ms
     from gatewaysim.real.runner import run_real_sync
 
     if not args.sim_only:
@@ -60,7 +66,7 @@ def main() -> None:
             told = run_sim(script, 0, trace, config, args.scale, startup_ms=real.startup_ms)
             diffs = compare(told.observer.logs, fault_times(trace), real.observer.logs,
                             fault_times(real.trace), told.verdicts, real.verdicts,
-                            script.tolerance_ms * args.scale)
+                            tolerance_ms(script.tolerance_ms * args.scale, real.startups))
             conforms = "yes" if not diffs else "NO"
             differing += [f"{script.name}: {d}" for d in diffs]
         virtual += v
@@ -69,6 +75,9 @@ def main() -> None:
         print(f"{script.name:<26} {v:>8.2f}s {sim_s * 1000:>8.2f}ms {real_s:>9.2f}s "
               f"{'yes' if ok else 'NO':>7} {conforms:>9}")
     print(f"{'total':<26} {virtual:>8.2f}s {sim_wall * 1000:>8.2f}ms {real_wall:>9.2f}s")
+    if args.lumenize:
+        print("lumenize phases, whole, at their own delays (not in the totals):")
+        differing += _lumenize(args.repeat, args.sim_only)
     print(f"virtual time covered: {virtual:.2f}s")
     print(f"wall time in simulation: {sim_wall * 1000:.1f}ms")
     if not args.sim_only:
@@ -78,6 +87,32 @@ def main() -> None:
         print(f"real / simulated wall time: {real_wall / sim_wall:.0f}x")
     else:
         print(f"virtual / simulated wall time: {virtual / sim_wall:.0f}x")
+
+
+def _lumenize(repeat: int, sim_only: bool) -> list[str]:
+    """One line per Lumenize phase that runs for real; the differences found."""
+    from gatewaysim.real.conformance import tolerance_ms
+    from gatewaysim.real.lumenize import SCRIPTS, run_real_sync
+    from gatewaysim.real.lumenize import run_sim as run_phase
+    from gatewaysim.real.lumenize_view import compare as compare_phase
+
+    differing: list[str] = []
+    for script in SCRIPTS.values():
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            sim = run_phase(script)
+        sim_s = (time.perf_counter() - t0) / repeat
+        real_s, conforms = 0.0, "-"
+        if not sim_only:
+            real = run_real_sync(script, scale=1.0)
+            real_s = real.wall_s
+            diffs = compare_phase(sim.records, sim.end, real.records, real.end,
+                                  tolerance_ms(script.tolerance_ms, [real.startup_s]))
+            conforms = "yes" if not diffs else "NO"
+            differing += [f"{script.name}: {d}" for d in diffs]
+        print(f"{script.name.removeprefix('lumenize-'):<26} {sim.end / SECOND:>8.2f}s "
+              f"{sim_s * 1000:>8.2f}ms {real_s:>9.2f}s {'-':>7} {conforms:>9}")
+    return differing
 
 
 if __name__ == "__main__":

@@ -32,6 +32,19 @@ from gatewaysim.simulator.trace import FAULT, Trace, TraceRecord
 TIMING_FLOOR_MS = 150
 """The smallest tolerance used: event-loop and process scheduling noise on a loaded
 two-core machine, where other processes compete for the CPU."""
+LOAD_SHARE = 0.25
+"""How much of the slowest process start of a run a real timing may be off by. A start is
+a fixed amount of work (an interpreter, aiohttp, the model: about 0.3 s on an idle
+machine, where the floor rules), so its wall time measures how much CPU a process gets
+while the run lasts; a client's connect (a few HTTP exchanges and an upgrade, each on a
+new connection) slows down by the same factor. Measured: starts of 1 s with two busy
+processes beside the run, connects then 180 ms late."""
+
+
+def tolerance_ms(stated_ms: float, startups_s: Sequence[float]) -> float:
+    """The timing tolerance of one run: the scenario's own, the floor, or the machine's load
+    as the run's process starts measured it, whichever is largest."""
+    return max(stated_ms, TIMING_FLOOR_MS, LOAD_SHARE * 1000 * max(startups_s, default=0.0))
 
 
 @frozen
@@ -124,4 +137,5 @@ def compare(sim_logs: dict[str, ClientLog], sim_faults: Sequence[Time],
     return out
 
 
-__all__ = ["Difference", "UserView", "compare", "fault_times", "user_view"]
+__all__ = ["LOAD_SHARE", "TIMING_FLOOR_MS", "Difference", "UserView", "compare", "fault_times",
+           "tolerance_ms", "user_view"]

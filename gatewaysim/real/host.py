@@ -8,25 +8,38 @@ returns, in order: timers on the loop's clock, WebSockets and HTTP exchanges ove
 
 Times are microseconds since the host's :class:`RealClock` started (the loop's monotonic
 clock): the one place in gatewaysim where real time is read. Connection and request ids
-travel with the upgrade and the request (``conn`` and ``peer`` query parameters, two
-headers), so both ends use the ids the simulated network would have used and their traces
-line up.
+travel with the upgrade and the request (``conn``, ``peer`` and ``to`` query parameters,
+three headers), so both ends use the ids the simulated network would have used and their
+traces line up; ``to`` names the node addressed, for a process that holds several
+(:mod:`.site`). A request's own headers and an upgrade's ``headers`` and ``protocols``
+travel as real headers (``Sec-WebSocket-Protocol`` for the protocols), and the far end
+hands its node exactly what the simulated network would.
+
+What a Durable Object reads from its runtime is here too: its alarm (:mod:`.alarms`, the
+kernel's rules on the loop's clock), its durable storage (a dict in the process, read
+through the kernel's read-only view), and its accepted sockets with their attachments
+and ready states; ``SetAutoResponse`` answers a frame without waking the node, and
+``ForwardConnection`` hands an upgrade to another node of the same process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatewaysim.simulator.clock import SECOND, Time
+from gatewaysim.simulator.errors import DeterminismError, FailedWithEffects
 from gatewaysim.simulator.messages import (
     AcceptConnection,
     CancelTimer,
     CloseConnection,
     ConnectRequested,
+    DeleteAlarm,
     Effect,
+    ForwardConnection,
     HttpFailed,
     HttpRequest,
     HttpRequestReceived,
@@ -37,8 +50,13 @@ from gatewaysim.simulator.messages import (
     OpenConnection,
     RejectConnection,
     Send,
+    SetAlarm,
+    SetAttachment,
+    SetAutoResponse,
     SetTimer,
     Start,
+    StorageDelete,
+    StoragePut,
     TimerFired,
     WsClosed,
     WsMessage,
@@ -47,19 +65,35 @@ from gatewaysim.simulator.messages import (
 )
 from gatewaysim.simulator.node import SocketView
 from gatewaysim.simulator.rng import derive_seed
-from gatewaysim.simulator.trace import IN, OUT, Trace
+from gatewaysim.simulator.trace import IN, OUT, SYS, Trace
+from gatewaysim.simulator.world import StorageView
 
 from . import transport
+from .alarms import LoopAlarms
 
 REQ_HEADER, PEER_HEADER = "X-Gatewaysim-Req", "X-Gatewaysim-Peer"
+TO_HEADER, PATH_HEADER = "X-Gatewaysim-To", "X-Gatewaysim-Path"
+METHOD_HEADER = "X-Gatewaysim-Method"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+"""Methods that go on the wire as they are; another (a model's ``RPC``, standing for a
+Workers RPC call) goes as a POST naming it in :data:`METHOD_HEADER`: HTTP parsers refuse
+methods they do not know."""
+OPEN, CLOSING = "OPEN", "CLOSING"
+
+Forward = Callable[[str, str, dict[str, Any], Any, str], None]
+"""``forward(conn, to, request, answer, peer)``: hand a pending upgrade to node ``to``."""
 
 
 class RealClock:
-    """Microseconds since the clock was made, read from the running loop's clock."""
+    """Microseconds since ``origin`` (a reading of the loop's clock; default: now).
 
-    def __init__(self) -> None:
+    Processes that share an origin share a time base: the loop's clock is
+    ``time.monotonic()``, one clock for every process on the machine.
+    """
+
+    def __init__(self, origin: float | None = None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.t0 = self.loop.time()
+        self.t0 = self.loop.time() if origin is None else origin
 
     def now(self) -> Time:
         return round((self.loop.time() - self.t0) * SECOND)
@@ -76,14 +110,20 @@ class RealContext:
         self.address = host.address
         self.incarnation = incarnation
         self.rng = random.Random(derive_seed(seed, f"host:{host.address}#{incarnation}"))
-        self.storage: dict[str, Any] = {}
+
+    @property
+    def storage(self) -> StorageView:
+        """Durable storage (the process's), read-only: write it with ``StoragePut``."""
+        return StorageView(self._host.storage)
 
     def get_alarm(self) -> Time | None:
-        return None
+        return self._host.alarms.get()
 
     def get_websockets(self) -> list[SocketView]:
-        return [SocketView(conn, self._host.peers_of.get(conn, ""), None, "OPEN")
-                for conn in self._host.sockets if conn in self._host.peers_of]
+        """Accepted sockets that are OPEN or CLOSING, in the order they were accepted."""
+        host = self._host
+        return [SocketView(conn, host.peers_of.get(conn, ""), attachment, state)
+                for conn, (attachment, state) in host.listed.items()]
 
     def __repr__(self) -> str:
         return f"RealContext({self.address!r}, incarnation={self.incarnation})"
@@ -95,7 +135,8 @@ class RealHost:
     def __init__(self, address: str, factory: Callable[[Any], Any], trace: Trace,
                  clock: RealClock, resolve: Callable[[str], str] | Mapping[str, str],
                  *, incarnation: int = 0, seed: int = 0,
-                 on_note: Callable[[str, dict], None] | None = None) -> None:
+                 on_note: Callable[[str, dict], None] | None = None,
+                 forward: Forward | None = None) -> None:
         self.address = address
         self.factory = factory
         self.trace = trace
@@ -115,6 +156,11 @@ class RealHost:
         self.tasks: set[asyncio.Task] = set()
         self.listening: Any = None
         self.errors: list[BaseException] = []
+        self.forward = forward
+        self.storage: dict[str, Any] = {}
+        self.alarms = LoopAlarms(self)
+        self.listed: dict[str, list[Any]] = {}  # accepted conn -> [attachment, ready state]
+        self.auto: dict[str, str] = {}  # SetAutoResponse: frame -> answer
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -137,6 +183,7 @@ class RealHost:
         for handle in self.timers.values():  # first: no timer starts anything new
             handle.cancel()
         self.timers.clear()
+        self.alarms.close()
         loop = self.clock.loop
         deadline = loop.time() + settle_s
         while (any(sock.closing for sock in self.sockets.values())
@@ -170,10 +217,36 @@ class RealHost:
             return
         now = self.clock.now()
         self.trace.emit_value(now, self.address, IN, inp)
-        effects = self.node.handle(now, inp)
+        try:
+            effects = self.node.handle(now, inp)
+        except Exception as exc:  # a model that raises: the run reports it, not a log line
+            self.errors.append(exc)
+            raise
+        self._apply_all(now, effects)
+
+    def _apply_all(self, now: Time, effects: list[Effect] | None) -> None:
         for eff in effects or ():
             self.trace.emit_value(now, self.address, OUT, eff)
             self._apply(eff)
+
+    def deliver_alarm(self, inp: Input) -> str | None:
+        """Run ``alarm()`` as the world does: the error text if the handler raised."""
+        if self.node is None:
+            return None
+        now = self.clock.now()
+        self.trace.emit_value(now, self.address, IN, inp)
+        try:
+            effects = self.node.handle(now, inp)
+        except DeterminismError:
+            raise
+        except Exception as exc:  # the runtime catches and retries
+            if isinstance(exc, FailedWithEffects):
+                self._apply_all(now, exc.effects)
+            text = f"{type(exc).__name__}: {exc}"
+            self.trace.emit(now, self.address, SYS, "alarm.failed", {"error": text})
+            return text
+        self._apply_all(now, effects)
+        return None
 
     def _apply(self, eff: Effect) -> None:
         match eff:
@@ -189,10 +262,32 @@ class RealHost:
                     handle.cancel()
             case OpenConnection(conn=conn, to=to, request=request):
                 self.dialing[conn] = self._spawn(self._dial(conn, to, request))
-            case AcceptConnection(conn=conn):
-                self._answer_upgrade(conn, (True, 101, ""))
+            case AcceptConnection(conn=conn, attachment=attachment, response=response):
+                if conn in self.upgrades:
+                    self.listed[conn] = [attachment, OPEN]
+                self._answer_upgrade(conn, (True, 101, "", dict(response)))
             case RejectConnection(conn=conn, status=status, reason=reason):
                 self._answer_upgrade(conn, (False, status, reason))
+            case ForwardConnection(conn=conn, to=to, request=request):
+                answer = self.upgrades.pop(conn, None)
+                if answer is not None and self.forward is not None:
+                    self.forward(conn, to, dict(request), answer,
+                                 self.peers_of.pop(conn, ""))
+                elif answer is not None and not answer.done():
+                    answer.set_result((False, 502, f"no route to {to}"))
+            case SetAttachment(conn=conn, attachment=attachment):
+                if conn in self.listed:
+                    self.listed[conn][0] = attachment
+            case SetAutoResponse(request=request, response=response):
+                self.auto[request] = response
+            case SetAlarm(at=at):
+                self.alarms.set(at)
+            case DeleteAlarm():
+                self.alarms.delete()
+            case StoragePut(key=key, value=value):
+                self.storage[key] = copy.deepcopy(value)
+            case StorageDelete(key=key):
+                self.storage.pop(key, None)
             case Send(conn=conn, data=data):
                 if conn in self.early:
                     self.early[conn].append(eff)
@@ -218,24 +313,30 @@ class RealHost:
 
     # ------------------------------------------------------------------ client side
     async def _dial(self, conn: str, to: str, request: dict[str, Any]) -> None:
-        query = {k: str(v) for k, v in request.items() if k != "path"}
-        query.update(conn=conn, peer=self.address)
+        special = ("path", "headers", "protocols")
+        query = {k: str(v) for k, v in request.items() if k not in special}
+        query.update(conn=conn, peer=self.address, to=to)
         url = self.resolve(to) + request.get("path", "/")
+        headers = (transport.with_node_headers(request["headers"])
+                   if "headers" in request else None)
         try:
-            sock, status, reason = await transport.dial(url, query)
+            sock, status, reason = await transport.dial(
+                url, query, headers, tuple(request.get("protocols") or ()))
         finally:
             self.dialing.pop(conn, None)
         if sock is None:
             self.deliver(WsRejected(conn, status, reason))
             return
         self.sockets[conn] = sock
-        self.deliver(WsOpened(conn))
+        protocol = getattr(sock.ws, "protocol", None)
+        self.deliver(WsOpened(conn, {"protocol": protocol} if protocol else {}))
         await sock.run(lambda data: self.deliver(WsMessage(conn, data)),
                        lambda code, why, clean: self._closed(conn, code, why, clean))
 
     def _closed(self, conn: str, code: int, reason: str, clean: bool) -> None:
         self.sockets.pop(conn, None)
         self.peers_of.pop(conn, None)
+        self.listed.pop(conn, None)
         self.deliver(WsClosed(conn, code, reason, clean))
 
     def _close(self, conn: str, code: int, reason: str, eff: Effect) -> None:
@@ -246,8 +347,16 @@ class RealHost:
                                       WsClosed(conn, 1006, "closed before open", False))
         elif conn in self.early:
             self.early[conn].append(eff)
+            if conn in self.listed:
+                self.listed[conn][1] = CLOSING
         elif conn in self.sockets:
             self.sockets[conn].close(code, reason)
+            if conn in self.listed:
+                self.listed[conn][1] = CLOSING
+
+    def close_socket(self, conn: str, code: int, reason: str = "") -> None:
+        """Start the closing handshake of ``conn`` from outside the node."""
+        self._close(conn, code, reason, CloseConnection(conn, code, reason))
 
     def abort(self, conn: str) -> bool:
         """Drop ``conn``'s TCP connection (the ``drop`` fault, for real)."""
@@ -260,10 +369,18 @@ class RealHost:
     async def _request(self, eff: HttpRequest) -> None:
         url = self.resolve(eff.to)
         timeout = None if eff.timeout is None else eff.timeout / SECOND
-        headers = {REQ_HEADER: eff.req, PEER_HEADER: self.address}
+        extra = {REQ_HEADER: eff.req, PEER_HEADER: self.address, TO_HEADER: eff.to}
+        path, method = eff.path, eff.method
+        if not path.startswith("/"):  # an RPC name, not a URL path: sent as it is
+            extra[PATH_HEADER] = path
+            path = "/" + path
+        if method not in HTTP_METHODS:
+            extra[METHOD_HEADER] = method
+            method = "POST"
+        headers = transport.with_node_headers(eff.headers, extra)
         try:
             status, body = await asyncio.wait_for(
-                transport.request(url, eff.method, eff.path, eff.body, headers), timeout)
+                transport.request(url, method, path, eff.body, headers), timeout)
         except TimeoutError:
             self.deliver(HttpFailed(eff.req, "timeout"))
             return
@@ -273,22 +390,34 @@ class RealHost:
         self.deliver(HttpResponse(eff.req, status, body))
 
     # ------------------------------------------------------------------ server side
-    def _answer_upgrade(self, conn: str, answer: tuple[bool, int, str]) -> None:
+    def _answer_upgrade(self, conn: str, answer: tuple) -> None:
         fut = self.upgrades.pop(conn, None)
-        if fut is not None and not fut.done():
-            if answer[0]:
-                self.early[conn] = []
-            fut.set_result(answer)
+        if fut is None:
+            return
+        if fut.done():  # the dialler is gone (its upgrade timed out)
+            self.listed.pop(conn, None)
+            return
+        if answer[0]:
+            self.early[conn] = []
+        else:
+            self.peers_of.pop(conn, None)
+        fut.set_result(answer)
 
-    async def _on_upgrade(self, path: str, request: dict[str, Any]) -> tuple[bool, int, str]:
+    def expect_upgrade(self, conn: str, peer: str, request: dict[str, Any],
+                       answer: asyncio.Future) -> None:
+        """Hand the node an upgrade; ``answer`` gets the accept or reject it decides."""
+        self.upgrades[conn] = answer
+        self.peers_of[conn] = peer
+        self.deliver(ConnectRequested(conn, peer, request))
+
+    async def _on_upgrade(self, path: str, request: dict[str, Any]) -> tuple:
         conn = request.pop("conn", None) or f"{self.address}:in{len(self.upgrades)}"
         peer = request.pop("peer", "")
+        request.pop("to", None)
+        clean = dict(request)
         request["conn"] = conn
         fut = self.clock.loop.create_future()
-        self.upgrades[conn] = fut
-        self.peers_of[conn] = peer
-        clean = {k: v for k, v in request.items() if k != "conn"}
-        self.deliver(ConnectRequested(conn, peer, clean))
+        self.expect_upgrade(conn, peer, clean, fut)
         return await fut
 
     async def _on_socket(self, sock: Any, request: dict[str, Any]) -> None:
@@ -296,17 +425,31 @@ class RealHost:
         self.sockets[conn] = sock
         for eff in self.early.pop(conn, []):
             self._apply(eff)
-        await sock.run(lambda data: self.deliver(WsMessage(conn, data)),
+        await sock.run(lambda data: self._message(conn, data),
                        lambda code, why, clean: self._closed(conn, code, why, clean))
+
+    def _message(self, conn: str, data: Any) -> None:
+        """A frame on an accepted socket: answered by an auto-response, or delivered."""
+        if self.auto and isinstance(data, str) and data in self.auto and conn in self.listed:
+            self.trace.emit(self.clock.now(), self.address, SYS, "auto_response",
+                            {"conn": conn, "request": data, "response": self.auto[data]})
+            sock = self.sockets.get(conn)
+            if sock is not None:
+                sock.send(self.auto[data])
+            return
+        self.deliver(WsMessage(conn, data))
 
     async def _on_request(self, method: str, path: str, headers: dict[str, str],
                           body: Any) -> tuple[int, Any]:
         lower = {k.lower(): v for k, v in headers.items()}
         req = lower.get(REQ_HEADER.lower()) or f"{self.address}:r{len(self.responses)}"
         peer = lower.get(PEER_HEADER.lower(), "")
+        path = lower.get(PATH_HEADER.lower(), path)
+        method = lower.get(METHOD_HEADER.lower(), method)
+        own = transport.node_headers(headers) or {}
         fut = self.clock.loop.create_future()
         self.responses[req] = fut
-        self.deliver(HttpRequestReceived(req, peer, method, path, {}, body))
+        self.deliver(HttpRequestReceived(req, peer, method, path, own, body))
         return await fut
 
     def __repr__(self) -> str:

@@ -162,11 +162,17 @@ class RealRun:
     processes: int
     startups: tuple[float, ...]
     """Seconds each server process took from spawn to ready."""
+    start_delays: tuple[float, ...] = ()
+    """Seconds each start held the script up: from when the script asked for it (the end of
+    the ``Wait`` before it, as written) to when the script went on. That is the process's
+    start, plus whatever the steps before it overran: reaping a killed process can outlast
+    a scaled ``Wait`` on a loaded machine, and the clients' timers do not wait for it."""
 
     @property
     def startup_ms(self) -> list[float]:
-        """Each process's start time in ms (what ``run_sim``'s ``startup_ms`` takes)."""
-        return [1000 * t for t in self.startups]
+        """Each start's delay in ms (:attr:`start_delays`; what ``run_sim``'s
+        ``startup_ms`` takes, so that the simulated server starts when the real one did)."""
+        return [1000 * t for t in (self.start_delays or self.startups)]
 
     @property
     def passed(self) -> bool:
@@ -211,15 +217,20 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
     # or when the signal was sent (SIGKILL: the simulated crash is instantaneous); learning
     # it here (reading the pipe, reaping) takes longer, and a simulated Wait starts at once.
     ended = clock.loop.time()
+    due = ended  # when the script meant the current step to start (a Wait's end, as written)
+    delays: list[float] = []
     try:
         for host in hosts.values():
             host.start()
         for step in script.steps:
             if isinstance(step, Wait):
-                await asyncio.sleep(max(0.0, ended + step.ms * scale / 1000
-                                        - clock.loop.time()))
+                due = ended + step.ms * scale / 1000
+                await asyncio.sleep(max(0.0, due - clock.loop.time()))
+                ended = clock.loop.time()
+                continue
             elif isinstance(step, StartServer):
                 if await server.start():
+                    delays.append(clock.loop.time() - due)
                     # dated when the script goes on, as in simulation (the process listened
                     # a little earlier: a client timer firing in between is served here
                     # and refused there, a difference that grows with the machine's load)
@@ -233,7 +244,7 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
                     if step.signal != SIGKILL:  # dated when the process said it ended
                         trace.emit(round((exited - clock.t0) * SECOND), "world", FAULT,
                                    "crash", {"host": SERVER})
-                    ended = exited  # the next Wait counts from the end, not from reaping
+                    ended = due = exited  # the next Wait counts from the end, not reaping
                     continue
             elif isinstance(step, Act):
                 since = len(notes)
@@ -255,7 +266,7 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
                          probe(step.probe, hosts[step.client].node,
                                observer.logs[step.client]))
                 observations.append(Observation(step.label, value, clock.now()))
-            ended = clock.loop.time()
+            ended = due = clock.loop.time()
         await asyncio.sleep(script.tail_ms * scale / 1000)
     finally:
         for host in hosts.values():
@@ -266,7 +277,7 @@ async def run_real(script: Script, config: RestartConfig | None = None, scale: f
         raise RuntimeError(f"a real host failed: {errors[0]!r}") from errors[0]
     return RealRun(script, observer, tuple(observations), tuple(check(script, observations)),
                    trace, time.perf_counter() - started, len(server.pids),
-                   tuple(server.startups))
+                   tuple(server.startups), tuple(delays))
 
 
 def run_real_sync(script: Script, config: RestartConfig | None = None, scale: float = 1.0,

@@ -60,8 +60,12 @@ HTTP_TIMEOUT_S = 30.0
 OnMessage = Callable[[Any], None]
 OnClosed = Callable[[int, str, bool], None]
 """``on_closed(code, reason, clean)``: ``clean`` when a close frame was exchanged."""
-Upgrade = Callable[[str, dict[str, Any]], Awaitable[tuple[bool, int, str]]]
-"""``on_upgrade(path, request) -> (accepted, status, reason)``."""
+Upgrade = Callable[[str, dict[str, Any]], Awaitable[tuple]]
+"""``on_upgrade(path, request) -> (accepted, status, reason[, response])``: ``response`` is
+the accepting node's answer (``{"protocol": ...}`` picks the subprotocol)."""
+HEADERS_HEADER = "X-Gatewaysim-Headers"
+"""Names the headers that are the node's own (the rest are the HTTP stack's): the far end
+gives its node exactly those, as the simulated network hands over the request's dict."""
 Established = Callable[["Socket", dict[str, Any]], Awaitable[None]]
 """``on_socket(socket, request)``: runs for the socket's whole life."""
 Request = Callable[[str, str, dict[str, str], Any], Awaitable[tuple[int, Any]]]
@@ -307,15 +311,25 @@ async def serve(on_upgrade: Upgrade, on_socket: Established, on_request: Request
         path = request.path
         if request.headers.get("Upgrade", "").lower() == "websocket":
             req: dict[str, Any] = {"path": path, **dict(request.query)}
-            ok, status, reason = await on_upgrade(path, req)
+            own = node_headers(request.headers)
+            if own is not None:
+                req["headers"] = own
+            offered = request.headers.get("Sec-WebSocket-Protocol")
+            if offered is not None:
+                req["protocols"] = [p.strip() for p in offered.split(",") if p.strip()]
+            answer = await on_upgrade(path, req)
+            ok, status, reason = answer[:3]
+            response = answer[3] if len(answer) > 3 else {}
             if not ok and not status:  # refused: no answer at all
                 if request.transport is not None:
                     request.transport.abort()
                 return web.Response(status=503)  # goes nowhere: the connection is gone
             if not ok:
                 return web.json_response({"error": reason}, status=status)
+            chosen = (response or {}).get("protocol")
             ws = web.WebSocketResponse(autoclose=False, autoping=True,
-                                       timeout=CLOSE_TIMEOUT_S)
+                                       timeout=CLOSE_TIMEOUT_S,
+                                       protocols=(chosen,) if chosen else ())
             cork = _Cork(request.transport)  # the answer and the first frames: one segment
             await ws.prepare(request)
             await on_socket(Socket(ws, request.transport, server=True, flushed=cork.open),
@@ -352,16 +366,40 @@ def _tracing(found: dict[str, Any]) -> Any:
     return config
 
 
-async def dial(url: str, query: dict[str, str]) -> tuple[Socket | None, int, str]:
-    """Open a WebSocket to ``url``: a socket, or ``None`` with the status (0: no answer)."""
+def node_headers(headers: Any) -> dict[str, str] | None:
+    """The headers a node sent (named in :data:`HEADERS_HEADER`), or ``None`` if it named
+    none."""
+    lower = {str(k).lower(): v for k, v in headers.items()}
+    names = lower.get(HEADERS_HEADER.lower())
+    if names is None:
+        return None
+    return {name: lower[name.lower()] for name in names.split(",")
+            if name and name.lower() in lower}
+
+
+def with_node_headers(own: dict[str, Any] | None,
+                      extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Real request headers carrying a node's own ``own`` (and ``extra``, the host's)."""
+    out = {str(k): str(v) for k, v in (own or {}).items()}
+    if own is not None:
+        out[HEADERS_HEADER] = ",".join(out)
+    out.update(extra or {})
+    return out
+
+
+async def dial(url: str, query: dict[str, str], headers: dict[str, str] | None = None,
+               protocols: tuple[str, ...] = ()) -> tuple[Socket | None, int, str]:
+    """Open a WebSocket to ``url``: a socket, or ``None`` with the status (0: no answer).
+
+    ``headers`` go with the upgrade; ``protocols`` is its ``Sec-WebSocket-Protocol``."""
     require()
     found: dict[str, Any] = {}
     session = aiohttp.ClientSession(trace_configs=[_tracing(found)],
                                     timeout=aiohttp.ClientTimeout(total=CONNECT_TIMEOUT_S))
     try:
         ws = await session.ws_connect(
-            url, params=query, autoclose=False, autoping=True,
-            timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S))
+            url, params=query, autoclose=False, autoping=True, headers=headers,
+            protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S))
     except aiohttp.WSServerHandshakeError as exc:
         await session.close()
         return None, exc.status, "upgrade refused"
@@ -391,5 +429,5 @@ async def request(url: str, method: str, path: str, body: Any,
         raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
-__all__ = ["ABNORMAL", "INSTALL_HINT", "Listening", "Socket", "available", "dial", "request",
-           "require", "serve"]
+__all__ = ["ABNORMAL", "HEADERS_HEADER", "INSTALL_HINT", "Listening", "Socket", "available",
+           "dial", "node_headers", "request", "require", "serve", "with_node_headers"]
