@@ -20,7 +20,7 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml $(PACKAGE_INITS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebooks,real,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebooks,real,dask,cli,fast]'
 	@touch $(STAMP)
 
 test: $(STAMP) ## lint, run every test (parallel, Hypothesis "ci" profile), run the notebooks

@@ -35,6 +35,8 @@ from .monitor import Facts, Monitor, Violation
 from .steps import STEP_ATTR, Step, StepKind
 
 _HASHED: ContextVar[bool] = ContextVar("gatewaysim_hashed_traces", default=True)
+_OBSERVED: ContextVar[Callable[[Monitor], bool] | None] = ContextVar(
+    "gatewaysim_observed_monitors", default=None)
 
 
 @contextmanager
@@ -50,6 +52,21 @@ def unhashed_traces() -> Iterator[None]:
         yield
     finally:
         _HASHED.reset(token)
+
+
+@contextmanager
+def observing_only(keep: Callable[[Monitor], bool]) -> Iterator[None]:
+    """Drivers built inside this block feed records only to the monitors ``keep`` accepts,
+    from the first record on (what :meth:`Driver.judge_only` does once the run has started).
+
+    For an explorer's examples: the monitors it has muted would otherwise keep books on
+    every record the world writes while it is built, only to be dropped right after.
+    """
+    token = _OBSERVED.set(keep)
+    try:
+        yield
+    finally:
+        _OBSERVED.reset(token)
 
 
 class Driver:
@@ -96,10 +113,12 @@ class Driver:
                   "config": config.to_dict()}
         hashed = trace_path is not None or _HASHED.get()
         self.trace = Trace(path=trace_path, header=header, keep=keep_records, hashed=hashed)
-        self._judged: tuple[Monitor, ...] = self.monitors
-        for m in self.monitors:
+        keep = _OBSERVED.get()
+        self._judged: tuple[Monitor, ...] = (
+            self.monitors if keep is None else tuple(m for m in self.monitors if keep(m)))
+        for m in self._judged:
             if m.observes_records:
-                self.trace.listeners.append(m.observe)
+                self.trace.listen(m.observe, m.record_types)
         self.trace.listeners.extend(listeners)
         self.steps_applied = 0
         self.t_heal: Time | None = None
@@ -141,23 +160,23 @@ class Driver:
         self.steps_applied += 1
 
     def judge_only(self, keep: Callable[[Monitor], bool]) -> None:
-        """Judge only the monitors ``keep`` accepts; the others stop observing records.
+        """Of the monitors judged so far, judge only those ``keep`` accepts; the others
+        stop observing records (a monitor muted once stays muted for the run).
 
         A muted invariant then costs nothing: its books are not kept and it is never
         judged. Monitors only read, so the trace is the same either way.
         """
-        judged = [m for m in self.monitors if keep(m)]
-        listeners = self.trace.listeners
-        for m in self.monitors:
+        judged = [m for m in self._judged if keep(m)]
+        for m in self._judged:
             if m.observes_records and not any(m is j for j in judged):
-                listeners.remove(m.observe)
+                self.trace.unlisten(m.observe)
         self._judged = tuple(judged)
 
     def stop_judging(self, monitor: Monitor) -> None:
         """Judge ``monitor`` no more in this run, and stop feeding it records."""
         self._judged = tuple(m for m in self._judged if m is not monitor)
-        if monitor.observes_records and monitor.observe in self.trace.listeners:
-            self.trace.listeners.remove(monitor.observe)
+        if monitor.observes_records:
+            self.trace.unlisten(monitor.observe)
 
     def judge(self, kinds: tuple[str, ...]) -> list[tuple[Monitor, str]]:
         """Every judged monitor of ``kinds`` whose judgement is a message, with the message."""

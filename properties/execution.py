@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .driver import Driver
-from .monitor import NO_EXCEPTION, Violation
+from .monitor import NO_EXCEPTION, Monitor, Violation
 from .steps import Step
 
 Checked = Callable[[str], bool]
@@ -39,6 +39,12 @@ def only(invariant_id: str) -> Checked:
     """
     watched = frozenset({invariant_id, NO_EXCEPTION.id})
     return lambda other: other in watched
+
+
+def observed(checked: Checked) -> Callable[[Monitor], bool]:
+    """The monitors a run under ``checked`` keeps books for: the checked invariants and
+    every ``sometimes`` monitor (those never end a run, so they are never muted)."""
+    return lambda m: m.kind == "sometimes" or checked(m.id)
 
 
 def muting(muted: Iterable[str]) -> Checked:
@@ -65,7 +71,7 @@ class Execution:
         """``sometimes`` monitor id -> what the run showed when it first reached it."""
         # An invariant that is not checked costs nothing: it neither observes nor is
         # judged. ``sometimes`` monitors never end a run, so they always keep their books.
-        driver.judge_only(lambda m: m.kind == "sometimes" or checked(m.id))
+        driver.judge_only(observed(checked))
         self._sometimes = any(m.kind == "sometimes" for m in driver.monitors)
 
     def _reach(self) -> None:

@@ -33,8 +33,8 @@ from hypothesis.stateful import (
 
 from gatewaysim.simulator.config import PackConfig
 
-from .driver import unhashed_traces
-from .execution import Execution, muting
+from .driver import observing_only, unhashed_traces
+from .execution import Execution, muting, observed
 from .monitor import Violation, violation_error
 from .pack import Pack
 from .steps import Step, StepKind
@@ -100,7 +100,9 @@ def build_machine(
         RuleBasedStateMachine.__init__(self)
         if observer is not None:
             observer.example_started()
-        with unhashed_traces():  # a finding is replayed and hashed then; this run is not
+        # A finding is replayed and hashed then; this run is not. Muted invariants keep no
+        # books, not even while the world is built.
+        with unhashed_traces(), observing_only(observed(checked)):
             self.driver = pack.new_driver(cfg, seed, variant=variant)
         self.execution = Execution(self.driver, checked)
         self.enabled = frozenset()

@@ -29,6 +29,7 @@ Hypothesis tells two invariants apart and shrinks them as two bugs.
 from __future__ import annotations
 
 import copy
+import copyreg
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -96,7 +97,12 @@ class Monitor:
 
     observes_records: bool = False
     """True when the class overrides :meth:`observe` (set automatically): only those are
-    fed every trace record."""
+    fed trace records."""
+
+    record_types: frozenset[str] | None = None
+    """The record types :meth:`observe` cares about (``{"Note"}``), or ``None`` for every
+    record. A monitor that says so is handed only those: in exploration, where traces are
+    not encoded, the records nobody wants are then never even built."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,7 +122,15 @@ class Monitor:
 
     def fresh(self: M) -> M:
         """A copy with empty books, for one run (the manifest keeps the template)."""
-        twin = copy.copy(self)
+        cls = type(self)
+        plain = _PLAIN_COPY.get(cls)
+        if plain is None:
+            plain = _PLAIN_COPY[cls] = _copies_plainly(cls)
+        if plain:  # what copy.copy does for such a class, without its generic detour
+            twin = cls.__new__(cls)
+            twin.__dict__.update(self.__dict__)
+        else:
+            twin = copy.copy(self)
         twin.reset()
         return twin
 
@@ -133,6 +147,23 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r})"
+
+
+_PLAIN_COPY: dict[type, bool] = {}
+
+
+def _copies_plainly(cls: type) -> bool:
+    """True if ``copy.copy`` of an instance of ``cls`` is just a new instance with the same
+    ``__dict__``: no copy or pickle hooks, no slots. Every driver copies every monitor of
+    its pack, once per run, so the generic ``copy.copy`` showed in exploration profiles."""
+    return (getattr(cls, "__copy__", None) is None
+            and cls not in copyreg.dispatch_table
+            and cls.__reduce_ex__ is object.__reduce_ex__
+            and cls.__reduce__ is object.__reduce__
+            and cls.__getstate__ is object.__getstate__  # type: ignore[attr-defined]
+            and getattr(cls, "__setstate__", None) is None
+            and cls.__new__ is object.__new__
+            and not any("__slots__" in vars(k) for k in cls.__mro__[:-1]))
 
 
 class Check(Monitor):

@@ -308,11 +308,16 @@ class HerdDispersal(Monitor):
 
 class Sometimes(Monitor):
     """A situation a campaign must reach at least once: ``when(record)`` says, for a record
-    that shows it, what was reached (a string or ``True``)."""
+    that shows it, what was reached (a string or ``True``). ``types`` (e.g. ``{"Note"}``),
+    when given, are the only record types ``when`` can answer for: it is asked about no
+    other record."""
 
     def __init__(self, id: str, statement: str, *,
-                 when: Callable[[TraceRecord], str | bool | None], doc: str = "") -> None:
+                 when: Callable[[TraceRecord], str | bool | None], doc: str = "",
+                 types: Iterable[str] | None = None) -> None:
         self.when = when
+        if types is not None:
+            self.record_types = frozenset(types)
         super().__init__(id, statement, "sometimes", doc=doc)
 
     def reset(self) -> None:

@@ -319,7 +319,8 @@ class Network:
         self._release_held()
 
     def _sys(self, actor: str, type_: str, **data: Any) -> None:
-        self.world.trace.emit(self.world.now, actor, SYS, type_, data)
+        world = self.world
+        world.trace.emit(world.scheduler.now, actor, SYS, type_, data)
 
     def _deliver_at(self, when: Time, host: str, inp: Any) -> None:
         self.world.deliver_at(when, host, inp)
@@ -553,8 +554,37 @@ class Network:
         self._send_dir(conn, end, _MSG, data)
 
     def apply_send(self, host: str, eff: Send) -> None:
-        """The ``Send`` effect: :meth:`send` without unpacking it in a lambda first."""
-        self.send(host, eff.conn, eff.data)
+        """The ``Send`` effect: :meth:`send`, with the common case done here in one call.
+
+        The common case is an OPEN end of a live connection in a world with no partition,
+        no offline host and no per-link settings; it does exactly what :meth:`send` and
+        :meth:`_send_dir` do then (the same draw, the same FIFO rule, the same entry).
+        """
+        conn = self.conns.get(eff.conn)
+        if (conn is None or conn.notified or conn.broken or self.links or self.blocked
+                or self.offline):
+            self.send(host, eff.conn, eff.data)
+            return
+        if host == conn.client:
+            if conn.client_state != OPEN:
+                self.send(host, eff.conn, eff.data)
+                return
+            end, dst_end = CLIENT, SERVER
+        else:
+            if conn.server_state != OPEN:
+                self.send(host, eff.conn, eff.data)
+                return
+            end, dst_end = SERVER, CLIENT
+        config = self.config
+        scheduler = self.world.scheduler
+        jitter = config.jitter
+        arrival = scheduler.now + config.latency + (self.rng.randint(0, jitter) if jitter else 0)
+        last_arrival = conn.last_arrival
+        last = last_arrival.get(end, 0)
+        if arrival < last:  # FIFO per direction: never overtake an earlier frame
+            arrival = last
+        last_arrival[end] = arrival
+        scheduler.call_at(arrival, self._arrive_msg, (conn, dst_end, eff.data))
 
     def _send_dir(self, conn: Connection, end: str, what: str, value: Any) -> None:
         """Put a frame from ``end`` on the wire (an open notice, a message or a close)."""

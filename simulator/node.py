@@ -45,13 +45,25 @@ class SocketView:
 class HostContext:
     """What a node may read about its own host. Created by the world per incarnation."""
 
-    __slots__ = ("_world", "address", "incarnation", "rng")
+    __slots__ = ("_rng", "_world", "address", "incarnation")
 
     def __init__(self, world: World, address: str, incarnation: int) -> None:
         self._world = world
         self.address = address
         self.incarnation = incarnation
-        self.rng: random.Random = world.rng.stream(f"host:{address}#{incarnation}")
+        self._rng: random.Random | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """This incarnation's own stream (``host:<address>#<incarnation>``).
+
+        Made on first use: seeding a ``random.Random`` costs more than booting most nodes,
+        and many never draw. A named stream's draws do not depend on when it was made.
+        """
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = self._world.rng.stream(f"host:{self.address}#{self.incarnation}")
+        return rng
 
     def get_alarm(self) -> Time | None:
         """The pending alarm time; ``None`` while ``alarm()`` runs unless set since (DO rule)."""

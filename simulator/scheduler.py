@@ -133,6 +133,8 @@ class Scheduler:
         first :meth:`call_at` then swaps it in with one ``heapreplace`` instead of a pop and
         a push; only if nothing was scheduled is the event popped afterwards.
         """
+        if until is None and max_steps is None:
+            return self._drain()
         self._settle()
         heap = self._heap
         count = 0
@@ -152,6 +154,31 @@ class Scheduler:
                 if count == limit:
                     raise SimulationError(error)
                 self.now = when
+                count += 1
+                self._running = entry
+                fn(entry[3])
+                if self._running is not None:
+                    self._running = None
+                    _heappop(heap)
+        finally:
+            self._settle()
+            self.steps += count
+        return count
+
+    def _drain(self) -> int:
+        """:meth:`_run` with neither a time bound nor a step bound: every live event, with
+        nothing to test per event but whether it was cancelled."""
+        self._settle()
+        heap = self._heap
+        count = 0
+        try:
+            while heap:
+                entry = heap[0]
+                fn = entry[2]
+                if fn is None:
+                    _heappop(heap)
+                    continue
+                self.now = entry[0]
                 count += 1
                 self._running = entry
                 fn(entry[3])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import IO, Any
@@ -80,7 +80,105 @@ else:  # pragma: no cover - CPython always has the C encoder
 
 
 def _dumps(obj: Any) -> str:
+    """The reference encoding of one JSON value (the standard library's C encoder)."""
     return "".join(_c_iterencode(obj, 0))
+
+
+# ``orjson``, when it is installed, encodes the containers inside records (a message's
+# payload, a note's data) several times faster than the standard encoder, and is used only
+# where it writes the very same bytes: a tree of exact ``dict`` (string keys), ``list`` and
+# ``tuple`` holding only ``str``, ``int`` (64-bit), ``bool`` and ``None``. Anything else
+# (a float, whose shortest form orjson spells differently below 1e-4; NaN, which it writes
+# as null; a subclass, an enum, an attrs value, bytes, a non-string key, a huge int) goes
+# to the standard encoder, as does everything when orjson is missing. The fingerprint is
+# therefore the same with or without it (``tests/simulator/test_trace_speed_paths.py``
+# checks both paths against each other). :func:`use_orjson` switches it off and on.
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _plain_dict(value: dict) -> bool:
+    """True if ``value`` holds only plain leaves and plain containers, at any depth."""
+    for item in value.values():
+        cls = type(item)
+        if cls in _PLAIN_LEAVES:
+            continue
+        if cls is dict:
+            if _plain_dict(item):
+                continue
+            return False
+        if (cls is list or cls is tuple) and _plain_seq(item):
+            continue
+        return False
+    return True
+
+
+def _plain_seq(value: list | tuple) -> bool:
+    """:func:`_plain_dict` for a list or tuple."""
+    for item in value:
+        cls = type(item)
+        if cls in _PLAIN_LEAVES:
+            continue
+        if cls is dict:
+            if _plain_dict(item):
+                continue
+            return False
+        if (cls is list or cls is tuple) and _plain_seq(item):
+            continue
+        return False
+    return True
+
+
+def _dumps_orjson(value: Any) -> str:
+    """:func:`_dumps` through orjson where that writes the same bytes (see above)."""
+    cls = type(value)
+    if cls is dict:
+        for item in value.values():  # _plain_dict(value), its first level inline
+            cls = type(item)
+            if cls in _PLAIN_LEAVES:
+                continue
+            if cls is dict:
+                if _plain_dict(item):
+                    continue
+                break
+            if (cls is list or cls is tuple) and _plain_seq(item):
+                continue
+            break
+        else:
+            try:
+                return _orjson_dumps(value, None, _ORJSON_OPTIONS).decode()
+            except TypeError:  # orjson.JSONEncodeError: a non-string key, an int over 64 bits
+                pass
+    elif (cls is list or cls is tuple) and _plain_seq(value):
+        try:
+            return _orjson_dumps(value, None, _ORJSON_OPTIONS).decode()
+        except TypeError:
+            pass
+    return "".join(_c_iterencode(value, 0))
+
+
+if _orjson is not None:
+    _orjson_dumps = _orjson.dumps
+    _ORJSON_OPTIONS = _orjson.OPT_SORT_KEYS
+    _cj = _dumps_orjson
+else:  # pragma: no cover - depends on the environment
+    _cj = _dumps
+
+
+def use_orjson(enabled: bool) -> bool:
+    """Encode record payloads with orjson (``True``, the default when it is installed) or
+    with the standard encoder only. Returns whether orjson is now used.
+
+    Both write the same bytes; this exists to measure the difference and to check it.
+    """
+    global _cj
+    _cj = _dumps_orjson if enabled and _orjson is not None else _dumps
+    _ENCODER_GLOBALS["_cj"] = _cj
+    return _cj is _dumps_orjson
 
 _STRINGS: dict[str, str] = {}
 _STRINGS_MAX = 100_000
@@ -151,7 +249,7 @@ def _scalar(value: Any) -> str:
         return int.__repr__(value)
     if value is None:
         return "null"
-    return "".join(_c_iterencode(value, 0))
+    return _cj(value)
 
 
 _encode_str = json.encoder.encode_basestring
@@ -161,9 +259,11 @@ _LINE_ENCODERS: dict[type, Callable[[Any, str, str, int, Time], str]] = {}
 # What a compiled encoder writes for one field: :func:`_scalar` spelled out inline, so a
 # field costs no call unless its value is a container (then the C encoder, as _scalar does).
 _FIELD = ("{{(_es(x) if (c := (x := v.{name}).__class__) is _str else _ir(x) if c is _int "
-          "else \"null\" if x is None else _j(_ci(x, 0)))}}")
+          "else \"null\" if x is None else (\"true\" if x else \"false\") if c is _bool "
+          "else _cj(x))}}")
+# Shared by every compiled encoder, so :func:`use_orjson` switches them all at once.
 _ENCODER_GLOBALS = {"_es": _encode_str, "_str": str, "_ir": int.__repr__, "_int": int,
-                    "_j": "".join, "_ci": _c_iterencode}
+                    "_bool": bool, "_cj": _cj}
 
 
 def _fields_source(cls: type) -> str:
@@ -176,9 +276,9 @@ def _fields_source(cls: type) -> str:
 
 
 def _compile(cls: type, source: str, what: str) -> Callable[..., str]:
-    namespace: dict[str, Any] = dict(_ENCODER_GLOBALS)
+    namespace = _ENCODER_GLOBALS
     exec(compile(source, f"<trace {what} for {cls.__qualname__}>", "exec"), namespace)
-    return namespace["encode"]
+    return namespace.pop("encode")
 
 
 def _value_encoder(cls: type) -> Callable[[Any], str]:
@@ -217,7 +317,6 @@ def _line_encoder(cls: type) -> Callable[[Any, str, str, int, Time], str]:
 
 for _kind in (IN, OUT, FAULT, SYS):
     _jstr(_kind)
-_KINDS = frozenset((IN, OUT, FAULT, SYS))  # always in _STRINGS
 
 Listener = Callable[[TraceRecord], None]
 
@@ -239,6 +338,10 @@ class Trace:
     finding is replayed, and the replay's trace is the one hashed and recorded). No line is
     encoded at all; records still count, and still reach ``keep`` and the listeners.
     Reading :attr:`sha256` of such a trace is an error, never a wrong fingerprint.
+
+    A listener added with :meth:`listen` and ``types`` sees only records of those types
+    (after the listeners of every record): a record no one keeps or listens to is never
+    built, which is most of them when the only listeners watch for notes.
     """
 
     def __init__(
@@ -260,6 +363,8 @@ class Trace:
         self.keep = keep
         self.records: list[TraceRecord] = []
         self.listeners: list[Listener] = []
+        """Called with every record, in order (append to it, or use :meth:`listen`)."""
+        self._typed: dict[str, list[Listener]] = {}  # record type -> its own listeners
         self._seq = 0  # records so far: the last record's seq
         self._closed = False
         self._pending: list[str] = []
@@ -294,18 +399,14 @@ class Trace:
         pending = self._pending
         # _line(), inlined: this runs once per record.
         pending.append(
-            f'{{"actor":{get(actor) or _jstr(actor)},"data":{"".join(_c_iterencode(data, 0))},'
+            f'{{"actor":{get(actor) or _jstr(actor)},"data":{_cj(data)},'
             f'"kind":{get(kind) or _jstr(kind)},"seq":{seq},"t":{t},'
             f'"type":{get(type_) or _jstr(type_)}}}'
         )
         if len(pending) >= _FLUSH_EVERY:
             self.flush()
-        if self.keep or self.listeners:
-            rec = TraceRecord(t, seq, actor, kind, type_, data)
-            if self.keep:
-                self.records.append(rec)
-            for listener in self.listeners:
-                listener(rec)
+        if self.keep or self.listeners or self._typed:
+            self._fan(t, seq, actor, kind, type_, data)
 
     def emit_value(self, t: Time, actor: str, kind: str, value: Any) -> None:
         """:meth:`emit` an attrs value (an input or effect) under its class name.
@@ -316,49 +417,99 @@ class Trace:
         cls = type(value)
         try:  # subscripts, not .get(): this runs once per input and per effect
             encode = _LINE_ENCODERS[cls]
-        except KeyError:
-            encode = _line_encoder(cls)
-        try:
             actor_json = _STRINGS[actor]
+            kind_json = _STRINGS[kind]
         except KeyError:
+            encode = _LINE_ENCODERS.get(cls) or _line_encoder(cls)
             actor_json = _jstr(actor)
+            kind_json = _jstr(kind)
         self._seq = seq = self._seq + 1
         pending = self._pending
-        pending.append(encode(value, actor_json, _STRINGS[kind] if kind in _KINDS
-                              else _jstr(kind), seq, t))
+        pending.append(encode(value, actor_json, kind_json, seq, t))
         if len(pending) >= _FLUSH_EVERY:
             self.flush()
-        if self.keep or self.listeners:
-            rec = TraceRecord(t, seq, actor, kind, cls.__name__, value_fields(value))
-            if self.keep:
-                self.records.append(rec)
-            for listener in self.listeners:
-                listener(rec)
+        if self.keep or self.listeners or self._typed:
+            self._fan_value(t, seq, actor, kind, value)
 
     def _emit_unhashed(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> None:
         """:meth:`emit` for a trace that is not hashed: count, keep, tell the listeners."""
         self._seq = seq = self._seq + 1
-        if self.keep or self.listeners:
+        if self.keep or self.listeners or self._typed:
+            self._fan(t, seq, actor, kind, type_, data)
+
+    def _emit_value_unhashed(self, t: Time, actor: str, kind: str, value: Any) -> None:
+        """:meth:`emit_value` for a trace that is not hashed (:meth:`_fan_value` inline:
+        in exploration this is the whole cost of a record)."""
+        self._seq = seq = self._seq + 1
+        listeners = self.listeners
+        typed = self._typed
+        if self.keep or listeners or typed:
+            cls = type(value)
+            name = cls.__name__
+            wanted = typed.get(name) if typed else None
+            if self.keep or listeners or wanted:
+                try:
+                    getter = _FIELD_GETTERS[cls]
+                except KeyError:
+                    getter = _fields_getter(cls)
+                rec = TraceRecord(t, seq, actor, kind, name, getter(value))
+                if self.keep:
+                    self.records.append(rec)
+                for listener in listeners:
+                    listener(rec)
+                if wanted:
+                    for listener in wanted:
+                        listener(rec)
+
+    def _fan(self, t: Time, seq: int, actor: str, kind: str, type_: str, data: dict) -> None:
+        """Build the record if anyone keeps or wants it, and hand it out."""
+        typed = self._typed.get(type_) if self._typed else None
+        if self.keep or self.listeners or typed:
             rec = TraceRecord(t, seq, actor, kind, type_, data)
             if self.keep:
                 self.records.append(rec)
             for listener in self.listeners:
                 listener(rec)
+            if typed:
+                for listener in typed:
+                    listener(rec)
 
-    def _emit_value_unhashed(self, t: Time, actor: str, kind: str, value: Any) -> None:
-        """:meth:`emit_value` for a trace that is not hashed."""
-        self._seq = seq = self._seq + 1
-        if self.keep or self.listeners:
-            cls = type(value)
+    def _fan_value(self, t: Time, seq: int, actor: str, kind: str, value: Any) -> None:
+        """:meth:`_fan` for an attrs value: its fields are read only if the record is built."""
+        cls = type(value)
+        name = cls.__name__
+        typed = self._typed.get(name) if self._typed else None
+        if self.keep or self.listeners or typed:
             try:
                 getter = _FIELD_GETTERS[cls]
             except KeyError:
                 getter = _fields_getter(cls)
-            rec = TraceRecord(t, seq, actor, kind, cls.__name__, getter(value))
+            rec = TraceRecord(t, seq, actor, kind, name, getter(value))
             if self.keep:
                 self.records.append(rec)
             for listener in self.listeners:
                 listener(rec)
+            if typed:
+                for listener in typed:
+                    listener(rec)
+
+    def listen(self, listener: Listener, types: Iterable[str] | None = None) -> None:
+        """Call ``listener`` with every record, or only with records of ``types``."""
+        if types is None:
+            self.listeners.append(listener)
+            return
+        for type_ in sorted(set(types)):
+            self._typed.setdefault(type_, []).append(listener)
+
+    def unlisten(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (however it was added); unknown listeners are ignored."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+        for type_, wanted in list(self._typed.items()):
+            if listener in wanted:
+                wanted.remove(listener)
+                if not wanted:
+                    del self._typed[type_]
 
     def record(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> TraceRecord:
         self.emit(t, actor, kind, type_, data)

@@ -3,6 +3,7 @@ muted invariants stay quiet, and runs execute the way replay executes them."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -10,9 +11,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from gatewaysim.properties.echo import PACK
 from gatewaysim.properties.execution import check_all, only
 from gatewaysim.properties.machine import RunRecord, build_machine, fault_kinds
-from gatewaysim.properties.monitor import violation_error
+from gatewaysim.properties.monitor import Monitor, violation_error
 from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
+from gatewaysim.simulator.trace import TraceRecord
 
 SETTINGS = settings(max_examples=40, stateful_step_count=12, derandomize=True, database=None,
                     deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,6 +60,28 @@ def test_muted_invariants_are_not_reported() -> None:
     machine = build_machine(PACK, PACK.config_of("buggy"), 0,
                             muted=("echo.order", "echo.reconnects"))
     run_state_machine_as_test(machine, settings=SETTINGS)  # raises if anything is reported
+
+
+_OBSERVED: list[str] = []
+
+
+class _Spy(Monitor):
+    """Notes, across its fresh copies, every record it is handed."""
+
+    def observe(self, record: TraceRecord) -> None:
+        _OBSERVED.append(record.type)
+
+
+def test_muted_invariants_observe_nothing_not_even_while_the_world_is_built() -> None:
+    spy = _Spy("t.spy", "watches", "safety")
+    pack = attrs.evolve(PACK, monitors=(*PACK.monitors, spy))
+    _OBSERVED.clear()
+    build_machine(pack, pack.config_of("faithful"), 0)().teardown()
+    assert "Start" in _OBSERVED  # unmuted, it saw the world boot
+    _OBSERVED.clear()
+    instance = build_machine(pack, pack.config_of("faithful"), 0, muted=["t.spy"])()
+    assert instance.driver.trace.count > 0 and _OBSERVED == []
+    instance.teardown()
 
 
 def test_unmuted_buggy_machine_fails_with_an_invariant_exception() -> None:

@@ -185,6 +185,55 @@ def test_sometimes_says_what_was_reached() -> None:
     assert feed(m, rec(ms(1500), "Drop")).judge(facts()) == "a Drop at 1.500s"
 
 
+def test_sometimes_with_types_is_handed_only_those_records() -> None:
+    from gatewaysim.simulator.messages import Note, Send
+    from gatewaysim.simulator.trace import Trace
+
+    asked: list[str] = []
+
+    def when(r: TraceRecord) -> bool:
+        asked.append(r.type)
+        return r.data.get("event") == "drop"
+
+    m = Sometimes("t.some", "a drop was noted", when=when, types={"Note"}).fresh()
+    assert m.record_types == frozenset({"Note"})
+    trace = Trace(keep=False, hashed=False)
+    trace.listen(m.observe, m.record_types)
+    trace.emit_value(1, "a", "out", Send("c", "drop"))
+    trace.emit_value(2, "a", "out", Note("state"))
+    trace.emit_value(3, "a", "out", Note("drop"))
+    assert asked == ["Note", "Note"]
+    assert m.judge(facts()) == "a Note at 0.000s"
+
+
+class _Counting(Monitor):
+    def reset(self) -> None:
+        self.seen: list[int] = []
+
+    def observe(self, record: TraceRecord) -> None:
+        self.seen.append(record.t)
+
+
+class _Slotted(_Counting):
+    def __copy__(self) -> _Slotted:
+        twin = _Slotted(self.id, self.statement, self.kind)
+        twin.copied_by_hook = True
+        return twin
+
+
+def test_fresh_copies_are_what_copy_copy_makes() -> None:
+    template = _Counting("t.count", "counts", "safety", doc="d")
+    template.extra = {"k": 1}
+    twin = template.fresh()
+    assert type(twin) is _Counting and twin is not template
+    assert (twin.id, twin.statement, twin.kind, twin.doc) == ("t.count", "counts", "safety", "d")
+    assert twin.extra is template.extra  # shallow, as copy.copy is
+    twin.observe(rec(1, "X"))
+    assert twin.seen == [1] and template.seen == []
+    hooked = _Slotted("t.hook", "counts", "safety").fresh()
+    assert getattr(hooked, "copied_by_hook", False)  # a class's own __copy__ is honoured
+
+
 def test_statistics_are_taken_once_per_judgement() -> None:
     driver = FakeDriver(0, Stats({}, 1, {"r": 1}, {}))
     shared = Facts(driver)  # type: ignore[arg-type]
