@@ -1,19 +1,23 @@
 """``gatewaysim explore PACK``: search a pack's state space for invariant violations.
 
-Progress goes to stderr while the campaign runs; the findings table and the coverage
-counters go to stdout at the end. Exit status 1 when an invariant was violated (a failure
-file was written for each), 0 when none was, 2 for bad input.
+Progress goes to stderr while the campaign runs (one live status line in a terminal, plain
+lines in a pipe or in CI); the findings table, the coverage counters and a "next:" hint
+(the commands that replay a finding, turn it into a test, report it) go to stdout at the
+end. Exit status 1 when an invariant was violated (a failure file was written for each), 0
+when none was, 2 for bad input. Ctrl-C prints the table so far (the findings already
+shrunk, their failure files written) and exits 130.
 
 With ``--seeds``, ``--workers`` or ``--dask`` the campaign is split into shards
 (:mod:`gatewaysim.properties.scale.campaign`) that run on every core or on a Dask cluster;
 without them it is one ``explore()`` in this process, as it always was. A sharded campaign
-also exits 1 when a shard failed; Ctrl-C prints the table of the shards finished so far
-and exits 130.
+also exits 1 when a shard failed; there Ctrl-C prints the table of the shards finished so
+far.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from gatewaysim.properties.explorer import explore
+from gatewaysim.properties.explorer import Interrupted, explore
 from gatewaysim.properties.pack import Pack, get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
 from gatewaysim.properties.scale.campaign import DEFAULT_SEEDS, run_campaign
@@ -41,6 +45,7 @@ from .args import (
 from .determinism import run_twice
 
 NAME = "explore"
+EXIT_INTERRUPTED = 130
 
 
 def add_parser(subparsers: Any) -> None:
@@ -105,20 +110,28 @@ def run(args: argparse.Namespace) -> int:
         check_report_dir(args.report)  # bad input is found before the campaign, not after
     if args.seeds is not None or args.workers is not None or args.dask is not None:
         return _run_campaign(args, pack, budget)
-    report = explore(
-        pack,
-        variant=args.variant or pack.default_variant,
-        budget_s=budget,
-        max_examples=args.max_examples,
-        seed=args.seed,
-        out_dir=args.out,
-        profile=args.profile or default_profile(),
-        shrink_replays=args.shrink_replays,
-        progress=sys.stderr,
-        database=DirectoryBasedExampleDatabase(args.database) if args.database else None,
-    )
+    try:
+        report = explore(
+            pack,
+            variant=args.variant or pack.default_variant,
+            budget_s=budget,
+            max_examples=args.max_examples,
+            seed=args.seed,
+            out_dir=args.out,
+            profile=args.profile or default_profile(),
+            shrink_replays=args.shrink_replays,
+            progress=sys.stderr,
+            database=DirectoryBasedExampleDatabase(args.database) if args.database else None,
+        )
+    except Interrupted as stop:
+        print(stop.report.render())
+        _hint(args, stop.report.findings)
+        if type(stop.__cause__) is not KeyboardInterrupt:  # SIGTERM: the command line's exit
+            raise stop.__cause__ from None  # type: ignore[misc]
+        return EXIT_INTERRUPTED
     print(report.render())
     _report(args, report.findings, report)
+    _hint(args, report.findings)
     return _check(args, report.findings, 1 if report.failed else 0)
 
 
@@ -147,9 +160,39 @@ def _run_campaign(args: argparse.Namespace, pack: Pack, budget: float) -> int:
     )
     print(report.render())
     if report.interrupted:
-        return 130
+        _hint(args, report.findings)
+        return EXIT_INTERRUPTED
     _report(args, [f.path for f in report.findings if f.path is not None], None)
+    _hint(args, report.findings)
     return _check(args, report.findings, 1 if report.failed else 0)
+
+
+def next_hint(paths: Sequence[Path | str], report: bool = True) -> list[str]:
+    """What to do with a failure file, as commands to copy: replay it (steps, timeline,
+    verdict), turn it into a regression test, write its HTML report (``report``: unless
+    the campaign wrote one). The first file of the table stands for any of them."""
+    if not paths:
+        return []
+    first = str(paths[0])
+    stem = Path(first).stem
+    test = "test_" + (re.sub(r"[^0-9A-Za-z]+", "_", stem.rsplit("-", 1)[-1]).strip("_")
+                      or "finding") + ".py"
+    lines = ["next: replay a failure file (its steps, the timeline up to the violation, the "
+             "verdict),",
+             "turn it into a pytest regression test" + (", or write its HTML report:"
+                                                        if report else ":"),
+             f"  gatewaysim replay {first}",
+             f"  gatewaysim replay {first} --emit-test {test}"]
+    if report:
+        lines.append(f"  gatewaysim replay {first} --report report")
+    return lines
+
+
+def _hint(args: argparse.Namespace, findings: Sequence[Any]) -> None:
+    lines = next_hint([f.path for f in findings if f.path is not None],
+                      report=args.report is None)
+    if lines:
+        print("\n" + "\n".join(lines))
 
 
 def _check(args: argparse.Namespace, findings: Sequence[Any], status: int) -> int:

@@ -16,6 +16,11 @@ executes while shrinking is a real, reproducible failing run).
 Each finding is replayed once more through :mod:`gatewaysim.properties.replay` to record its
 trace hash, then written as a failure file: one file per distinct invariant.
 
+Progress goes to a :class:`~gatewaysim.properties.progress.StatusLine`: one live line with
+the budget left in a terminal, plain lines in a pipe or in CI. Ctrl-C stops the campaign
+with :class:`Interrupted`, which carries the report so far: the findings already shrunk
+(their failure files written) and the invariants seen but not shrunk yet.
+
 ``sometimes`` monitors are counted once per example that reaches them. One that no example
 reached is reported as a finding of its own (with no run to replay: the point is that
 nothing happened), so a campaign whose faults never bit does not pass in silence.
@@ -49,6 +54,7 @@ from .machine import OutOfTime, RunRecord, build_machine
 from .monitor import InvariantViolated, Violation
 from .pack import Pack
 from .profiles import profile_settings
+from .progress import StatusLine
 from .replay import replay
 from .run import RunSpec, resolve
 from .shrink import DEFAULT_REPLAYS, shrink
@@ -92,10 +98,18 @@ class ExploreReport:
     """Each ``sometimes`` monitor: id, statement, and how many examples reached it."""
     from_database: tuple[str, ...] = field(default=(), repr=False)
     """Findings first seen while replaying the example database (earlier campaigns')."""
+    interrupted: bool = False
+    """Stopped by Ctrl-C: ``findings`` are the ones shrunk and written before it."""
+    unshrunk: tuple[str, ...] = field(default=(), repr=False)
+    """Invariants seen violated but not yet shrunk when the campaign was interrupted (they
+    have no minimal run, so no failure file and no row in the table)."""
 
     @property
     def unreached(self) -> tuple[str, ...]:
-        """``sometimes`` monitors no example reached: findings too."""
+        """``sometimes`` monitors no example reached: findings too (unless the campaign was
+        interrupted: it did not get the chance)."""
+        if self.interrupted:
+            return ()
         return tuple(i for i, _, n in self.sometimes if n == 0)
 
     @property
@@ -118,14 +132,20 @@ class ExploreReport:
         ]
         if self.findings:
             lines.append(findings_table(self.findings))
+        elif self.interrupted:
+            lines.append("no finding shrunk before the interrupt" if self.unshrunk
+                         else "no invariant violated before the interrupt")
         else:
             lines.append("no invariant violated")
+        if self.unshrunk:
+            lines.append(f"also seen, not shrunk before the interrupt (no failure file): "
+                         f"{', '.join(self.unshrunk)}")
         if self.sometimes:
             lines += ["", f"sometimes (situations the campaign must reach, examples that did, "
                           f"of {self.examples}):"]
             width = max(len(i) for i, _, _ in self.sometimes)
             for i, statement, n in self.sometimes:
-                mark = "NEVER REACHED" if n == 0 else str(n)
+                mark = "NEVER REACHED" if i in self.unreached else str(n)
                 lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
         lines += ["", "coverage (fault combinations: how many of the "
                       f"{self.examples} examples reached each):"]
@@ -135,6 +155,16 @@ class ExploreReport:
         else:
             lines.append("  (none: no fault was injected)")
         return "\n".join(lines)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or another ``KeyboardInterrupt``) stopped :func:`explore`; ``report`` holds
+    what the campaign had when it stopped: the findings already shrunk (and written), the
+    counts and coverage so far. The interrupt it replaces is its ``__cause__``."""
+
+    def __init__(self, report: ExploreReport) -> None:
+        super().__init__("exploration interrupted")
+        self.report = report
 
 
 def findings_table(findings: tuple[Finding, ...]) -> str:
@@ -160,7 +190,8 @@ class _Campaign:
     def __init__(self, budget_s: float, progress: TextIO | None, every_s: float) -> None:
         self.start = time.monotonic()
         self.deadline = self.start + budget_s
-        self.progress = progress
+        self.out = StatusLine(progress, self.status)
+        """A live status line in a terminal; plain lines (every ``every_s``) elsewhere."""
         self.every_s = every_s
         self.next_report = self.start + every_s
         self.examples = 0
@@ -180,13 +211,27 @@ class _Campaign:
         self.first_seen: dict[str, tuple[float, int]] = {}
         self.best: dict[str, tuple[Violation, tuple[Step, ...]]] = {}
         self.reached: Counter[str] = Counter()
+        self.shrinking: str | None = None
+        """The invariant whose run is being shrunk, if any (the live line says so)."""
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
     def say(self, text: str) -> None:
-        if self.progress is not None:
-            print(text, file=self.progress, flush=True)
+        self.out.say(text)
+
+    def status(self) -> str:
+        """The live line: time, budget left, what runs, the counts, the findings so far.
+        Read from the status line's own thread, so it only reads."""
+        now = time.monotonic()
+        elapsed = max(now - self.start, 1e-9)
+        doing = f"shrinking {self.shrinking}" if self.shrinking else f"round {self.round}"
+        count = (f"{self.generated}/{self.limit}" if self.limit is not None
+                 else str(self.examples))
+        seen = tuple(self.first_seen)  # one read of what the main thread adds to
+        found = f"findings {len(seen)}" + (f": {', '.join(seen)}" if seen else "")
+        return (f"{elapsed:6.1f}s  budget left {max(self.deadline - now, 0):.0f}s  {doing}  "
+                f"{count} examples  {self.examples / elapsed:.0f}/s  {found}")
 
     def example_started(self) -> None:
         now = time.monotonic()
@@ -200,12 +245,13 @@ class _Campaign:
         if self.phase == "generate":
             self.generated += 1
             self.round_examples += 1
-        if now >= self.next_report:
+        if now >= self.next_report and not self.out.live:
             self.next_report = now + self.every_s
             rate = self.examples / max(now - self.start, 1e-9)
             seen = ", ".join(self.first_seen) or "none"
             self.say(f"  {now - self.start:6.1f}s  round {self.round}  {self.examples} examples  "
-                     f"{self.steps} steps  {rate:.1f}/s  findings: {seen}")
+                     f"{self.steps} steps  {rate:.1f}/s  findings: {seen}  "
+                     f"budget left {max(self.deadline - now, 0):.0f}s")
 
     def example_finished(self, run: RunRecord) -> None:
         self.steps += len(run.steps)
@@ -234,6 +280,9 @@ def _flatten(exc: BaseException) -> list[BaseException]:
 def failure_file_name(pack: str, variant: str, invariant_id: str) -> str:
     return re.sub(r"[^0-9A-Za-z._-]+", "_", f"{pack}-{variant}-{invariant_id}") + ".json"
 
+
+INTERRUPTED = "interrupted: the table holds the findings shrunk before it"
+"""Why an interrupted campaign stopped, as its summary says."""
 
 CI_EXAMPLES = 1000
 """Generated examples in a campaign under a derandomized profile (``ci``) when none is given:
@@ -303,9 +352,28 @@ def explore(
     campaign = _Campaign(budget_s, progress, progress_every_s)
     campaign.limit = total
     bound = f"{total} examples" if total is not None else f"budget {budget_s:g}s"
-    campaign.say(f"exploring {pack.name} (variant {variant}, profile {profile}, seed {seed}, "
-                 f"{bound})")
     findings: dict[str, Finding] = {}
+    try:
+        with campaign.out:
+            campaign.say(f"exploring {pack.name} (variant {variant}, profile {profile}, seed "
+                         f"{seed}, {bound})")
+            stopped = _search(pack, variant, config, seed, base, run_settings, total,
+                              budget_s, campaign, findings, out, shrink_replays, swarm)
+    except KeyboardInterrupt as exc:
+        # What was found so far is kept: the findings already shrunk have their failure
+        # files; the one being shrunk (if any) and those not reached yet are named.
+        unshrunk = tuple(i for i in campaign.first_seen if i not in findings)
+        raise Interrupted(_report_of(pack, variant, seed, profile, budget_s, campaign,
+                                     INTERRUPTED, findings, unshrunk)) from exc
+    return _report_of(pack, variant, seed, profile, budget_s, campaign, stopped, findings)
+
+
+def _search(pack: Pack, variant: str, config: PackConfig, seed: int, base: settings,
+            run_settings: settings, total: int | None, budget_s: float, campaign: _Campaign,
+            findings: dict[str, Finding], out: Path | None, shrink_replays: int,
+            swarm: Collection[str] | None) -> str:
+    """The campaign's rounds; each finding goes into ``findings`` as soon as it is shrunk
+    and written. Returns why the campaign stopped."""
     stopped = "budget spent" if total is None else "example bound reached"
     if base.database is not None and Phase.reuse in base.phases:
         # Examples that failed in earlier campaigns first: a regression shows at once.
@@ -335,12 +403,19 @@ def explore(
         if total is not None and not new and campaign.round_examples < left:
             stopped = "every example this search can draw was drawn"
             break
+    return stopped
+
+
+def _report_of(pack: Pack, variant: str, seed: int, profile: str, budget_s: float,
+               campaign: _Campaign, stopped: str, findings: dict[str, Finding],
+               unshrunk: tuple[str, ...] | None = None) -> ExploreReport:
     sometimes = tuple((m.id, m.statement, campaign.reached[m.id])
                       for m in pack.monitors if m.kind == "sometimes")
     return ExploreReport(
         pack.name, variant, seed, profile, budget_s, campaign.elapsed(), campaign.generated,
         campaign.steps, campaign.round, stopped, tuple(findings.values()),
         tuple(sorted(campaign.coverage.items())), sometimes, campaign.from_database,
+        interrupted=unshrunk is not None, unshrunk=unshrunk or (),
     )
 
 
@@ -352,8 +427,10 @@ def _record_new(findings: dict[str, Finding],
     new = [i for i in campaign.first_seen if i not in findings]
     for invariant_id in new:
         violation, steps = finals.get(invariant_id) or campaign.best[invariant_id]
+        campaign.shrinking = invariant_id
         findings[invariant_id] = _record(pack, variant, config, seed, invariant_id,
                                          violation, steps, campaign, out, shrink_replays)
+        campaign.shrinking = None
         campaign.say(f"  {campaign.elapsed():6.1f}s  {invariant_id}: minimal run has "
                      f"{len(findings[invariant_id].steps)} steps")
     return new

@@ -5,6 +5,9 @@ to it (:attr:`RunOutcome.marks`). A reader wants the actors the violation talks 
 the actors the faults hit, from the first fault to the moment the invariant was judged,
 not every actor from t=0. The ``settle`` fault is bookkeeping (it marks ``t_heal``, the
 moment the driver stops injecting faults), so it never anchors a window.
+
+:func:`lanes_that_matter` is the one choice of lanes: the matplotlib plots (through
+:func:`focus_of`) and the HTML report's SVG pictures both draw what it picks.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from gatewaysim.simulator.clock import SECOND, Time, format_time
 from gatewaysim.simulator.trace import FAULT, IN, OUT, TraceRecord
 
 from .branch import RunOutcome
+from .calls import CallSpan, call_spans
 from .names import natural_key
 
 if TYPE_CHECKING:
@@ -35,6 +39,9 @@ MAX_FOCUS_RECORDS = 500
 """A default window holds at most this many records, ending at the violation: a long
 liveness window (a minute of ping-pong) is shown by its last part, the part judged."""
 NEAR = 5 * SECOND
+MAX_LANES = 8
+"""At most this many lanes are picked: a picture of more is not read."""
+_CONN = re.compile(r"[\w./#-]+:ws\d+")
 
 
 @frozen
@@ -131,17 +138,9 @@ def focus_of(view: TraceView) -> Focus | None:
     if outcome is None:
         return None
     records = view.root.records
-    actors = [a for a in view.root.actors() if a != "world"]
-    ends = connection_ends(records)
     faults = fault_records(records)
-    chosen: set[str] = set()
-    for r in faults:
-        chosen.update(fault_actors(r.type, r.data, ends))
     violation = outcome.violation
-    if violation is not None:
-        named = named_actors(violation.message, actors)
-        chosen.update(named or _busy_before(records, violation.t, actors))
-    lanes = tuple(sorted((a for a in chosen if a in actors), key=natural_key)) or tuple(actors)
+    lanes = tuple(lanes_that_matter(records, violation, outcome.marks))
     anchors = [r.t for r in faults]
     if not anchors:  # no fault: the steps that did something (not the ones that wait)
         anchors = [m.t_us for m in outcome.marks if not _waits(m)]
@@ -158,6 +157,57 @@ def focus_of(view: TraceView) -> Focus | None:
     if len(inside) > MAX_FOCUS_RECORDS:
         lo = inside[-MAX_FOCUS_RECORDS]
     return Focus(lanes, lo, hi, violation, outcome.marks)
+
+
+def lanes_that_matter(records: Sequence[TraceRecord], violation: Violation | None = None,
+                      steps: Sequence[Any] = (), calls: Sequence[CallSpan] | None = None,
+                      limit: int = MAX_LANES) -> list[str]:
+    """The actors a reader of this run needs, in natural order.
+
+    The actors the violation's message names (by name, by instance as in ``u0.t1``, or
+    through a connection id such as ``client/u0.t1:ws2``), the actors a fault hit (its
+    host, the ends of its connection or link) or a fault step started (a duplicate tab),
+    the issuers of calls that never settled (``calls``; default: the run's own), and the
+    peers of those actors' connections, which show what they talked to. With none of
+    those, the actors busiest in the seconds before the violation, else the busiest of the
+    run. At most ``limit``; ``world`` (the actor of faults) is never one.
+    """
+    actors = sorted({r.actor for r in records if r.kind != FAULT and r.actor != "world"},
+                    key=natural_key)
+    known = set(actors)
+    ends = connection_ends(records)
+    chosen: list[str] = []
+
+    def add(names: Iterable[str]) -> None:
+        for name in names:
+            if name in known and name not in chosen:
+                chosen.append(name)
+
+    if violation is not None:
+        for conn in _CONN.findall(violation.message):
+            add(ends.get(conn, {}).values())
+        add(named_actors(violation.message, actors))
+    for r in fault_records(records):
+        add(fault_actors(r.type, r.data, ends))
+    bounds = [m.record for m in steps] + [records[-1].seq if records else 0]
+    for m, end in zip(steps, bounds[1:], strict=False):
+        if m.fault:  # what a fault step started (a duplicate tab) is part of the fault
+            add(r.actor for r in records
+                if m.record < r.seq <= end and r.t == m.t_us and r.type == "Start")
+    add(c.actor for c in (call_spans(records) if calls is None else calls) if c.hung)
+    for a in list(chosen):
+        for pair in ends.values():
+            if a in pair.values():
+                add(pair.values())
+    if not chosen and violation is not None:
+        add(_busy_before(records, violation.t, actors))
+    if not chosen:
+        counts: dict[str, int] = {}
+        for r in records:
+            if r.actor in known:
+                counts[r.actor] = counts.get(r.actor, 0) + 1
+        add(sorted(counts, key=lambda a: (-counts[a], natural_key(a))))
+    return sorted(chosen[:limit], key=natural_key)
 
 
 _TIME = re.compile(r"(?<![\d.])(\d+\.\d{3})s\b")
@@ -192,4 +242,4 @@ def _waits(mark: Any) -> bool:
 
 
 __all__ = ["BOOKKEEPING_FAULTS", "Focus", "connection_ends", "fault_actors", "fault_records",
-           "focus_of", "named_actors", "outcome_of", "verdict_line"]
+           "focus_of", "lanes_that_matter", "named_actors", "outcome_of", "verdict_line"]

@@ -427,8 +427,9 @@ def _draw_calls(ax: Axes, spans: Sequence[CallSpan], row: Mapping[str, int], sca
         ax.scatter([x0], [row[c.actor] + 0.22], marker="|", s=60, color=C_HUNG, zorder=3)
         if placer is not None:
             left = scale.limits()[0]
-            text = (f"{c.short_id} never settled" if c.start_us >= scale.lo else
-                    f"{c.short_id} (issued {format_time(c.start_us)}) never settled")
+            name = f"request {c.short_id}" if c.kind == "request" else c.short_id
+            text = (f"{name} never settled" if c.start_us >= scale.lo else
+                    f"{name} (issued {format_time(c.start_us)}) never settled")
             placer.on_lane(row[c.actor], max(x0, left), text, C_HUNG, below=True, levels=1,
                            width=48)
     if hung:
@@ -488,7 +489,9 @@ def state_timeline(
     connections or set alarms show ``up``/``down`` and each alarm while it is pending
     (hatched: from when it was set until it fired or was cancelled), the outcome marked.
     Faults are dashed lines named above the plot and diamonds on the lanes they hit; a
-    view of an executed run also marks its steps and its violation.
+    call that was issued and never settled is a red bar from its issue to the right edge
+    under its issuer's band (see :mod:`gatewaysim.analysis.calls`); a view of an executed
+    run also marks its steps and its violation.
     """
     focus = focus_of(view)
     lo, hi = _bounds(view, window, focus)
@@ -497,7 +500,9 @@ def state_timeline(
     spans = alarm_spans(view.records)
     servers = sorted({r.actor for r in view.records
                       if r.kind == OUT and r.type in ("AcceptConnection", "SetAlarm")})
-    candidates = sorted((set(intervals) | set(servers)) - {"world"}, key=natural_key)
+    hung = [c for c in call_spans(view.records) if c.hung and c.start_us <= hi]
+    candidates = sorted((set(intervals) | set(servers) | {c.actor for c in hung}) - {"world"},
+                        key=natural_key)
     lanes, total = _lanes(view, candidates, actors, focus, max_lanes, lo, hi)
     row = {a: i for i, a in enumerate(lanes)}
     events = [(r.seq, r.t) for r in view.records
@@ -537,6 +542,7 @@ def state_timeline(
                    zorder=5)
         handles.append(Line2D([], [], linestyle="none", marker="D", color=C_FAULT,
                               markersize=6, label=f"fault hit this actor ({len(hits)})"))
+    handles += _draw_calls(ax, [c for c in hung if c.actor in row], row, scale, placer)
     handles = draw_run_markers(ax, scale, placer, view.root.records, focus) + handles
     _lane_axis(ax, lanes, scale)
     title_with(ax, placer, title if title is not None else
@@ -561,12 +567,6 @@ def _up_spans(spans: list[tuple[Time, Time, str]], view: TraceView, actor: str
     if view.records[-1].t > cursor:
         out.append((cursor, view.records[-1].t, "up"))
     return out
-
-
-def _legend_order(used: Mapping[str, str]) -> list[tuple[str, str]]:
-    known = [s for s in STATE_COLORS if s in used]
-    return [(s, used[s]) for s in known] + sorted(
-        (s, c) for s, c in used.items() if s not in STATE_COLORS)
 
 
 def _legend_order(used: Mapping[str, str]) -> list[tuple[str, str]]:

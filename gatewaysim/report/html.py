@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from gatewaysim.analysis.calls import CallSpan
 from gatewaysim.analysis.names import natural_key
 from gatewaysim.simulator.clock import SECOND, format_duration, format_time
 from gatewaysim.simulator.timeline import describe_default
 from gatewaysim.simulator.trace import FAULT, TraceRecord
 
 from .assets import CSP, CSS, JS
-from .calls import CallSpan
 
 if TYPE_CHECKING:
     from .store import ReportItem
@@ -156,12 +156,20 @@ def finding_page(item: ReportItem, seq_svgs: dict[str, str], state_svg: str,
 
     if calls:
         parts.append("<h2>Calls</h2>")
-        call_rows = [[f"<code>{escape(c.call_id)}</code>", escape(c.actor), format_time(c.t0),
-                      (f"settled after {format_duration(c.t1 - c.t0)}" if c.settled else
+        records = r.trace.records
+        last = records[-1].t if records else 0
+        call_rows = [[f"<code>{escape(c.call_id)}</code>"
+                      + (f' <span class="muted">(as {escape(", ".join(c.aliases))})</span>'
+                         if c.aliases else ""),
+                      "HTTP request" if c.kind == "request" else "call",
+                      escape(c.actor), format_time(c.start_us),
+                      (f"settled after {format_duration(c.end_or(last) - c.start_us)}"
+                       if c.settled else
                        f'<span class="hung">never settled</span> '
-                       f"({format_duration(c.t1 - c.t0)} to the end of the run)")]
-                     for c in calls]
-        parts.append(_table(["call", "issued by", "issued at", "outcome"], call_rows, "calls"))
+                       f"({format_duration(last - c.start_us)} to the end of the run)")]
+                     for c in sorted(calls, key=lambda c: c.settled)]  # hung ones first
+        parts.append(_table(["call", "kind", "issued by", "issued at", "outcome"], call_rows,
+                            "calls"))
 
     parts.append("<h2>Sequence diagram</h2>")
     parts.append(f'<p class="muted">Lanes: {escape(", ".join(lanes))}: the actors the '

@@ -7,7 +7,8 @@ would show is an instant event on its actor's track (its text as the name, its d
 args); faults are instants on a ``faults`` track of their own; calls are async spans
 (``b``/``e`` with the call id) on the issuing actor's track, from the first record
 naming the call to its settlement (a hung call ends at the last record,
-``settled: false``). Steps and the violation are global instants. Times are the kernel's
+``settled: false``); they are :func:`gatewaysim.analysis.calls.call_spans`, HTTP requests
+included. Steps and the violation are global instants. Times are the kernel's
 integer microseconds, as the format wants.
 """
 
@@ -17,12 +18,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gatewaysim.analysis.calls import call_spans
 from gatewaysim.analysis.names import natural_key
 from gatewaysim.simulator.files import write_atomic
 from gatewaysim.simulator.timeline import Describe, describe_default
 from gatewaysim.simulator.trace import FAULT, TraceRecord
-
-from .calls import call_spans
 
 PID = 1
 FAULTS_TRACK = "faults"
@@ -69,12 +69,16 @@ def to_trace_events(records: Iterable[TraceRecord], *, describe: Describe | None
         events.append({"ph": "i", "s": "t", "name": _name(shown), "cat": rec.kind, "ts": rec.t,
                        "pid": PID, "tid": tid[rec.actor],
                        "args": {"seq": rec.seq, "type": rec.type, "data": rec.data}})
+    last = recs[-1].t if recs else 0
     for call in call_spans(recs):
-        common = {"cat": "call", "id": call.call_id, "pid": PID, "tid": tid[call.actor],
-                  "name": f"call {call.call_id}" + ("" if call.settled else " (hung)")}
-        events.append({**common, "ph": "b", "ts": call.t0,
-                       "args": {"settled": call.settled, "records": call.records}})
-        events.append({**common, "ph": "e", "ts": call.t1})
+        what = "request" if call.kind == "request" else "call"
+        common = {"cat": "call", "id": f"{call.actor} {call.call_id}", "pid": PID,
+                  "tid": tid[call.actor],
+                  "name": f"{what} {call.call_id}" + ("" if call.settled else " (hung)")}
+        events.append({**common, "ph": "b", "ts": call.start_us,
+                       "args": {"settled": call.settled, "records": call.records,
+                                "kind": call.kind, "aliases": list(call.aliases)}})
+        events.append({**common, "ph": "e", "ts": call.end_or(last)})
     for mark in steps:
         events.append({"ph": "i", "s": "g", "name": f"step {mark.index}: {mark.step!r}",
                        "cat": "step", "ts": mark.t_us, "pid": PID, "tid": tid[FAULTS_TRACK],

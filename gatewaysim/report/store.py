@@ -25,6 +25,8 @@ from typing import Any
 
 from attrs import frozen
 
+from gatewaysim.analysis.calls import call_spans
+from gatewaysim.analysis.focus import lanes_that_matter
 from gatewaysim.analysis.view import TraceView
 from gatewaysim.properties.failure import Failure, load_failure
 from gatewaysim.properties.pack import get_pack
@@ -32,10 +34,9 @@ from gatewaysim.properties.run import RunResult, RunSpec
 from gatewaysim.simulator.clock import SECOND, format_duration, format_time
 from gatewaysim.simulator.errors import ConfigError
 
-from .calls import call_spans
 from .html import finding_page, index_page
 from .perfetto import to_trace_events
-from .svg import lanes_that_matter, sequence_diagram_svg, state_timeline_svg
+from .svg import sequence_diagram_svg, state_timeline_svg
 
 ZOOM = 5 * SECOND
 """How much of a long run before the violation the zoomed sequence diagram shows."""
@@ -193,7 +194,7 @@ def _write_finding(folder: Path, it: ReportItem) -> None:
     r = it.result
     records = r.trace.records
     calls = call_spans(records)
-    lanes = lanes_that_matter(records, r.violation, calls, r.marks)
+    lanes = lanes_that_matter(records, r.violation, r.marks, calls)
     view = TraceView(r.trace.header, records, rules=get_pack(it.failure.pack).state_rules)
     seq = {axis: sequence_diagram_svg(records, lanes=lanes, steps=r.marks,
                                       violation=r.violation, axis=axis)

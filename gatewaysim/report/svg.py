@@ -3,7 +3,10 @@ sequence diagram and a state timeline, both with the steps, faults, the violatio
 call lifetimes marked.
 
 Each picture has one lane per actor, and by default only the lanes that matter
-(:func:`lanes_that_matter`). The x axis is virtual time in seconds, or, with
+(:func:`gatewaysim.analysis.focus.lanes_that_matter`, the choice the notebook plots make
+too). Calls are :func:`gatewaysim.analysis.calls.call_spans`: a call that never settled
+(a client's call, or a request such as a mesh call a gateway parked) is drawn to the end
+of the run, in red. The x axis is virtual time in seconds, or, with
 ``axis="order"``, the order of events (Lamport-style: each drawn event gets its own column,
 so a burst of 10 ms messages on a three-minute run is as readable as a slow exchange).
 Text is set in a monospace font so its width is known here, and every label is placed in
@@ -14,21 +17,18 @@ labels never overlap, and a label with no free row is left to its marker's toolt
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from gatewaysim.analysis.names import natural_key
+from gatewaysim.analysis.calls import CallSpan, call_spans
+from gatewaysim.analysis.focus import connection_ends, fault_actors, lanes_that_matter
 from gatewaysim.analysis.plots import pair_messages, state_color, state_intervals
 from gatewaysim.analysis.view import TraceView
 from gatewaysim.simulator.clock import SECOND, Time, format_duration, format_time
-from gatewaysim.simulator.trace import FAULT, OUT, TraceRecord
-
-from .calls import CallSpan, call_spans
+from gatewaysim.simulator.trace import FAULT, TraceRecord
 
 FONT = 11
 CHAR_W = FONT * 0.6  # monospace advance width
@@ -65,94 +65,6 @@ class Marker:
     label: str
     seq: int
     title: str
-
-
-# ------------------------------------------------------------------ which lanes
-_CONN = re.compile(r"[\w./#-]+:ws\d+")
-
-
-def connection_ends(records: Iterable[TraceRecord]) -> dict[str, list[str]]:
-    """Each connection id and the actors at its two ends (client first)."""
-    ends: dict[str, list[str]] = {}
-    for r in records:
-        if r.kind == OUT and r.type in ("OpenConnection", "AcceptConnection") \
-                and isinstance(r.data.get("conn"), str):
-            actors = ends.setdefault(r.data["conn"], [])
-            if r.actor not in actors:
-                actors.append(r.actor)
-    return ends
-
-
-def fault_actors(rec: TraceRecord, ends: Mapping[str, Sequence[str]]) -> list[str]:
-    """The actors a fault record touches: its host, the ends of its connection, or the
-    two sides of a link (``a``/``b``). Bookkeeping faults (``settle``, ``heal``) touch none."""
-    d = rec.data
-    if isinstance(d.get("host"), str):
-        return [d["host"]]
-    if isinstance(d.get("conn"), str):
-        return list(ends.get(d["conn"], ()))
-    return [v for key in ("a", "b") if isinstance(v := d.get(key), str)]
-
-
-def lanes_that_matter(records: Sequence[TraceRecord], violation: Any = None,
-                      calls: Sequence[CallSpan] = (), steps: Sequence[Any] = (),
-                      limit: int = 8) -> list[str]:
-    """The actors a reader of this run needs, in natural order.
-
-    The actors the violation's message names (by name, or through a connection id it
-    names), the actors a fault touched (a fault record's host, connection or link, or an
-    actor a fault step started, such as a duplicate tab), the issuers of calls that never
-    settled, and the ends of those actors' connections. With none of those, the busiest
-    actors. At most ``limit`` lanes; ``world`` (the actor of faults) is never a lane,
-    since faults are marked on the lanes they touch.
-    """
-    actors = sorted({r.actor for r in records if r.kind != FAULT}, key=natural_key)
-    ends = connection_ends(records)
-    chosen: list[str] = []
-
-    def add(name: str) -> None:
-        if name in actors and name not in chosen:
-            chosen.append(name)
-
-    if violation is not None:
-        message = violation.message
-        for conn in _CONN.findall(message):
-            for a in ends.get(conn, ()):
-                add(a)
-        for a in sorted(actors, key=len, reverse=True):
-            if re.search(rf"(?<![\w/.]){re.escape(a)}(?![\w/.#])", message):
-                add(a)
-        # a bare name such as 'u0.t1' in a message names the client it belongs to
-        for a in actors:
-            tail = a.rsplit("/", 1)[-1]
-            if tail != a and re.search(rf"(?<![\w/.]){re.escape(tail)}(?![\w.#])", message):
-                add(a)
-    for r in records:
-        if r.kind == FAULT:
-            for a in fault_actors(r, ends):
-                add(a)
-    bounds = [m.record for m in steps] + [records[-1].seq if records else 0]
-    for m, end in zip(steps, bounds[1:], strict=False):
-        if m.fault:
-            for r in records:
-                if m.record < r.seq <= end and r.t == m.t_us and r.type == "Start":
-                    add(r.actor)
-    for c in calls:
-        if c.hung:
-            add(c.actor)
-    # the peers of a chosen actor's connections show what it talked to
-    for a in list(chosen):
-        for pair in ends.values():
-            if a in pair:
-                for b in pair:
-                    add(b)
-    if not chosen:
-        counts: dict[str, int] = {}
-        for r in records:
-            if r.kind != FAULT:
-                counts[r.actor] = counts.get(r.actor, 0) + 1
-        chosen = sorted(counts, key=lambda a: (-counts[a], natural_key(a)))
-    return sorted(chosen[:limit], key=natural_key)
 
 
 # ------------------------------------------------------------------ layout helpers
@@ -238,7 +150,7 @@ def markers(records: Sequence[TraceRecord], steps: Sequence[Any], violation: Any
                   f"step {m.index}: {m.step!r} at {format_time(m.t_us)}") for m in steps]
     ends = connection_ends(records)
     for r in records:
-        if r.kind == FAULT and not fault_actors(r, ends):
+        if r.kind == FAULT and not fault_actors(r.type, r.data, ends):
             out.append(Marker("fault", r.t, r.type, r.seq,
                               f"fault {r.type} at {format_time(r.t)}"))
     if violation is not None:
@@ -349,7 +261,7 @@ def sequence_diagram_svg(records: Sequence[TraceRecord], *, lanes: Sequence[str]
     Messages are paired over the whole run all the same."""
     calls = call_spans(records)
     if lanes is None:
-        lanes = lanes_that_matter(records, violation, calls, steps)
+        lanes = lanes_that_matter(records, violation, steps, calls)
     on = set(lanes)
     lo, hi = window if window is not None else _bounds(records, violation)
 
@@ -363,20 +275,20 @@ def sequence_diagram_svg(records: Sequence[TraceRecord], *, lanes: Sequence[str]
     arrows = arrows[cut:]
     ends = connection_ends(records)
     faults = [(r, a) for r in records if r.kind == FAULT and inside(r.t)
-              for a in fault_actors(r, ends) if a in on]
+              for a in fault_actors(r.type, r.data, ends) if a in on]
     marks = [m for m in marks if m.actor in on and m.what != "fault" and inside(m.t)]
     if cut:
         first_seq = arrows[0].seq0 if arrows else 0
         marks = [m for m in marks if m.seq >= first_seq]
+    last = records[-1].t if records else hi
     if window is not None:
-        calls = [attrs.evolve(c, t0=max(c.t0, lo), t1=min(c.t1, hi)) for c in calls
-                 if c.t0 <= hi and c.t1 >= lo]
+        calls = [c for c in calls if c.start_us <= hi and c.end_or(last) >= lo]
         steps = [m for m in steps if inside(m.t_us)]
         if violation is not None and not inside(violation.t):
             violation = None
     seqs = [(a.t0, a.seq0) for a in arrows] + [(a.t1, a.seq1) for a in arrows]
     seqs += [(m.t, m.seq) for m in marks] + [(r.t, r.seq) for r, _ in faults]
-    seqs += [(c.t0, _seq_at(records, c.t0)) for c in calls if c.actor in on]
+    seqs += [(c.start_us, c.start_seq) for c in calls if c.actor in on]
     ax = Axis(axis, lo, hi, seqs)
     shown = f"{len(lanes)} of {len({r.actor for r in records if r.kind != FAULT})} actors"
     if title is None:
@@ -410,7 +322,7 @@ def sequence_diagram_svg(records: Sequence[TraceRecord], *, lanes: Sequence[str]
                        f'<path d="M{x:.1f},{y - 6:.1f} l6,6 l-6,6 l-6,-6 z" fill="{C_FAULT}"/>'
                        "</g>")
         cv.label_in_lane(actor, x, r.type, C_FAULT, y + 14)
-    _draw_calls(cv, [c for c in calls if c.actor in on], records, 3)
+    _draw_calls(cv, [c for c in calls if c.actor in on], records, 3, (lo, hi))
     for m in markers(records, steps, violation):
         if inside(m.t):
             cv.marker(m)
@@ -438,32 +350,44 @@ def _seq_at(records: Sequence[TraceRecord], t: Time) -> int:
 
 
 def _draw_calls(cv: _Canvas, calls: Sequence[CallSpan], records: Sequence[TraceRecord],
-                offset: float) -> None:
-    """Each call as a bar just under its issuer's lane line, from issue to settlement; a
-    call that never settled runs to the end in red and is labelled."""
-    seq_of = {r.t: r.seq for r in reversed(records)}
+                offset: float, window: tuple[Time, Time]) -> None:
+    """Each call as a bar just under its issuer's lane line, from issue to settlement (cut
+    at the edges of ``window``); a call that never settled runs to the right edge (the end
+    of the run) in red and is labelled."""
+    lo, hi = window
     level: dict[str, list[float]] = {}
     for c in calls:
-        x0 = cv.axis.x(c.t0, seq_of.get(c.t0, _seq_at(records, c.t0)))
-        x1 = max(x0 + 2, cv.axis.x(c.t1, seq_of.get(c.t1, _seq_at(records, c.t1))))
+        t0 = max(c.start_us, lo)
+        seq0 = c.start_seq if c.start_us >= lo else _seq_at(records, lo)
+        if c.hung:
+            t1, seq1 = hi, records[-1].seq + 1 if records else 0
+        else:
+            assert c.end_us is not None and c.end_seq is not None
+            t1, seq1 = min(c.end_us, hi), c.end_seq if c.end_us <= hi else _seq_at(records, hi)
+        x0 = cv.axis.x(t0, seq0)
+        x1 = LEFT + cv.axis.width if c.hung else max(x0 + 2, cv.axis.x(t1, seq1))
         ends = level.setdefault(c.actor, [])
         row = next((i for i, e in enumerate(ends) if e + 2 <= x0), len(ends))
         if row == len(ends):
             ends.append(x1)
         else:
             ends[row] = x1
-        if row >= 3:
+        if row >= 3 and not c.hung:
             continue
-        y = cv.y[c.actor] + offset + row * 3
+        y = cv.y[c.actor] + offset + min(row, 2) * 3
         color = C_HUNG if c.hung else C_CALL
-        state = "never settled" if c.hung else f"settled after {format_duration(c.t1 - c.t0)}"
-        cv.body.append(f'<g class="call{" hung" if c.hung else ""}"><title>call '
-                       f'{escape(c.call_id)} issued {format_time(c.t0)}, {state}</title>'
+        what = "request" if c.kind == "request" else "call"
+        also = f" (as {', '.join(c.aliases)})" if c.aliases else ""
+        state = ("never settled (drawn to the end of the run)" if c.hung
+                 else f"settled after {format_duration(c.end_or(t1) - c.start_us)}")
+        cv.body.append(f'<g class="call{" hung" if c.hung else ""}"><title>{what} '
+                       f'{escape(c.call_id)}{escape(also)} issued {format_time(c.start_us)}, '
+                       f'{state}</title>'
                        f'<rect x="{x0:.1f}" y="{y:.1f}" width="{x1 - x0:.1f}" height="2.5" '
                        f'fill="{color}"/></g>')
         if c.hung:
-            cv.label_in_lane(c.actor, x0, f"hung call {c.call_id.rsplit(':', 1)[-1]}",
-                             C_HUNG, cv.y[c.actor] + 14)
+            cv.label_in_lane(c.actor, x0, f"hung {what} {c.short_id}", C_HUNG,
+                             cv.y[c.actor] + 14)
 
 
 def _head(x0: float, y0: float, x1: float, y1: float, color: str) -> str:
@@ -505,15 +429,15 @@ def state_timeline_svg(view: TraceView, *, lanes: Sequence[str] | None = None,
     records = view.records
     calls = call_spans(records)
     if lanes is None:
-        lanes = lanes_that_matter(records, violation, calls, steps)
+        lanes = lanes_that_matter(records, violation, steps, calls)
     lo, hi = _bounds(records, violation)
     intervals = dict(state_intervals(view, end=hi))
     for a in lanes:
         if not intervals.get(a):
             intervals[a] = up_down(records, a, hi)
     ends = connection_ends(records)
-    faults = [(r, a) for r in records if r.kind == FAULT for a in fault_actors(r, ends)
-              if a in lanes]
+    faults = [(r, a) for r in records if r.kind == FAULT
+              for a in fault_actors(r.type, r.data, ends) if a in lanes]
     bounds_seq: list[tuple[Time, int]] = []
     seq_of = {r.t: r.seq for r in reversed(records)}
     for a in lanes:
@@ -547,7 +471,7 @@ def state_timeline_svg(view: TraceView, *, lanes: Sequence[str] | None = None,
                        f'<path d="M{x:.1f},{y - 9:.1f} l5,5 l-5,5 l-5,-5 z" fill="{C_FAULT}" '
                        'stroke="#fff" stroke-width="1"/></g>')
         cv.label_in_lane(actor, x, r.type, C_FAULT, y + 10)
-    _draw_calls(cv, [c for c in calls if c.actor in lanes], records, 8)
+    _draw_calls(cv, [c for c in calls if c.actor in lanes], records, 8, (lo, hi))
     for m in markers(records, steps, violation):
         cv.marker(m)
     legend = sorted(used.items(), key=lambda kv: kv[0])
@@ -555,5 +479,5 @@ def state_timeline_svg(view: TraceView, *, lanes: Sequence[str] | None = None,
     return cv.render("state-timeline", legend)
 
 
-__all__ = ["Axis", "Marker", "Rows", "connection_ends", "fault_actors", "lanes_that_matter",
-           "markers", "sequence_diagram_svg", "state_timeline_svg", "text_width"]
+__all__ = ["Axis", "Marker", "Rows", "markers", "sequence_diagram_svg", "state_timeline_svg",
+           "text_width"]

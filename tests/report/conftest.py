@@ -64,3 +64,21 @@ def hung_call_file(hung_call_run: RunResult, tmp_path_factory: pytest.TempPathFa
     failure = Failure(r.spec, r.violation.invariant_id, statement, r.violation,
                       r.trace_sha256)
     return write_failure(tmp_path_factory.mktemp("lumenize") / "hung.json", failure)
+
+
+MESH_STEPS = [Step("advance", {"ms": 1000}), Step("drop", {"client": 0}),
+              Step("call_client", {"client": 0}), Step("advance", {"ms": 2000})]
+
+
+@pytest.fixture(scope="session")
+def parked_mesh_call_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Lumenize with parked mesh calls never released: ``node/main`` calls the tab while it
+    is away, the gateway parks the call (naming only its request id) and never lets go."""
+    spec = RunSpec.of("lumenize", MESH_STEPS, variant="mutant:waiters_not_resolved_on_accept",
+                      seed=0)
+    r = spec.execute()
+    assert r.violation is not None
+    statement = get_pack("lumenize").monitor(r.violation.invariant_id).statement
+    failure = Failure(r.spec, r.violation.invariant_id, statement, r.violation,
+                      r.trace_sha256)
+    return write_failure(tmp_path_factory.mktemp("lumenize") / "parked.json", failure)

@@ -6,8 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from gatewaysim.analysis.calls import call_spans
 from gatewaysim.properties.run import RunResult
-from gatewaysim.report.calls import call_spans
 from gatewaysim.report.perfetto import to_trace_events
 from gatewaysim.simulator.trace import FAULT
 
@@ -77,16 +77,18 @@ def test_calls_are_balanced_spans_and_a_hung_call_runs_to_the_end(hung_call_run:
     assert Counter(e["ph"] for e in spans) == {"b": len(begins), "e": len(ends)}
     for cid, b in begins.items():
         assert ends[cid]["ts"] >= b["ts"] and ends[cid]["tid"] == b["tid"]
-    calls = {c.call_id: c for c in call_spans(hung_call_run.trace.records)}
+    calls = {f"{c.actor} {c.call_id}": c for c in call_spans(hung_call_run.trace.records)}
+    assert calls.keys() == begins.keys()  # every call, HTTP requests included, is a span
     hung = [cid for cid, b in begins.items() if not b["args"]["settled"]]
-    assert "client/u0.t1:call1" in hung  # the awaited call the invariant reports
+    assert "client/u0.t1 client/u0.t1:call1" in hung  # the awaited call the invariant reports
     last_t = hung_call_run.trace.records[-1].t
     for cid in hung:
         assert calls[cid].hung and ends[cid]["ts"] == last_t
     settled = [cid for cid, b in begins.items() if b["args"]["settled"]]
     assert settled, "the other tabs' calls settle"
+    assert {begins[cid]["args"]["kind"] for cid in settled} == {"call", "request"}
     for cid in settled:
-        assert ends[cid]["ts"] == calls[cid].t1 < last_t
+        assert ends[cid]["ts"] == calls[cid].end_us < last_t
 
 
 def test_replay_writes_a_perfetto_file(order_file: Path, tmp_path: Path) -> None:

@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from gatewaysim.analysis.focus import lanes_that_matter
 from gatewaysim.properties.explorer import ExploreReport
 from gatewaysim.properties.run import RunResult
 from gatewaysim.report import write_report
-from gatewaysim.report.svg import (
-    CHAR_W,
-    FONT,
-    lanes_that_matter,
-    sequence_diagram_svg,
-)
+from gatewaysim.report.svg import CHAR_W, FONT, sequence_diagram_svg
 from gatewaysim.simulator.errors import ConfigError
 
 from .conftest import gatewaysim
@@ -161,3 +157,41 @@ def test_a_window_draws_only_its_span(hung_call_run: RunResult) -> None:
     assert "VIOLATED lumenize.client_calls_settle" in svg  # its line is in the window
     assert "step 0" not in svg  # the steps were applied at 0s, outside it
     assert 'class="call hung"' in svg  # a hung call is alive in any window
+
+
+def test_a_hung_mesh_call_is_marked_in_the_pictures_and_the_tables(
+    parked_mesh_call_file: Path, tmp_path: Path,
+) -> None:
+    """The mesh call is known only by its request id (the gateway parked it): it is drawn
+    to the end of the run in both pictures, listed first in the calls table as never
+    settled, and named in ``summary.json``."""
+    index = write_report(tmp_path / "report", [parked_mesh_call_file])
+    summary = json.loads((index.parent / "summary.json").read_text())
+    (row,) = summary["findings"]
+    assert row["hung_calls"] == ["node/main#0:rpc1"]
+    page = (index.parent / row["page"]).read_text()
+    sequence = page[page.index('class="sequence-diagram"'):]
+    state = page[page.index('class="state-timeline"'):]
+    for svg in (sequence[:sequence.index("</svg>")], state[:state.index("</svg>")]):
+        assert ('<g class="call hung"><title>request node/main#0:rpc1 issued 1.000s, never '
+                "settled (drawn to the end of the run)</title>") in svg
+        assert "hung request rpc1" in svg
+    calls = page[page.index("<h2>Calls</h2>"):page.index("<h2>Sequence diagram</h2>")]
+    first = calls[calls.index("<tr><td>"):]
+    first = first[:first.index("</tr>")]
+    assert "node/main#0:rpc1" in first and "never settled" in first
+
+
+def test_a_mesh_call_the_tab_answered_is_not_hung(tmp_path: Path) -> None:
+    """The gateway forwards the call as ``incoming_call ic-…`` and settles it by request id:
+    the forwarded id belongs to the request, which settled."""
+    from gatewaysim.properties.run import RunSpec
+    from gatewaysim.properties.steps import Step
+
+    steps = [Step("advance", {"ms": 1000}), Step("call_client", {"client": 0}),
+             Step("advance", {"ms": 1000})]
+    r = RunSpec.of("lumenize", steps, variant="fixed", seed=0).execute(keep_records=True)
+    svg = sequence_diagram_svg(r.trace.records, steps=r.marks, violation=r.violation,
+                               lanes=["client/u0.t1", "gateway/u0.t1", "node/main"])
+    assert 'class="call hung"' not in svg
+    assert re.search(r"request node/main#0:rpc1 \(as ic-\w+\) issued 1\.000s, settled", svg)
