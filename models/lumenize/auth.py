@@ -109,11 +109,15 @@ class TokenService(Node):
 
     def _refresh(self, now: Time, req: str, cookie: Any) -> list[Effect]:
         if self.mode == "error":
+            if self.config.mutant("error_mode_answers_401"):
+                return self._refuse(req, 401, INVALID_REFRESH)
             return self._refuse(req, 503, "Service Unavailable")
         if self.mode == "reject" or not cookie:
             return self._refuse(req, 401, INVALID_REFRESH)
         row = self.ctx.storage.get(REFRESH_KEY + str(cookie))
         if row is None or str(cookie) in self.revoked:
+            if self.config.mutant("revoked_refresh_answered_500"):
+                return self._refuse(req, 500, "Internal Server Error")
             return self._refuse(req, 401, INVALID_REFRESH)
         effects: list[Effect] = [StorageDelete(REFRESH_KEY + str(cookie))]  # rotate: revoke
         if self.config.mutant("revocation_in_memory"):
@@ -125,7 +129,8 @@ class TokenService(Node):
         sub = row["sub"]
         rotated = f"rt.{sub}.{self.ctx.rng.getrandbits(48):012x}"
         claims = self.claims_for(sub, now)
-        self.issued += 1
+        if not self.config.mutant("issued_not_counted"):
+            self.issued += 1
         return [*effects,
                 StoragePut(REFRESH_KEY + rotated,
                            {"sub": sub, "exp": p.now_seconds(now) + self.config.refresh_ttl_s}),

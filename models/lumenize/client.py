@@ -346,21 +346,23 @@ class LumenizeClient(Node):
         return effects
 
     def _reconnect_now(self, now: Time, **_: Any) -> list[Effect]:
-        # Section 2.5: attempts=0, clear the timer, connectInternal. The state is left
-        # as it is (disconnected stays disconnected until connection_status), and a
-        # socket still CONNECTING is not closed: a second one is opened.
+        # Section 2.5: attempts=0, clear the timer, connectInternal; the state stays (disconnected
+        # until connection_status) and a CONNECTING socket is not closed: a second one opens.
         self.attempts = 0
-        return [*self._cancel(RECONNECT_TIMER), *self._connect_internal(now)]
+        gone = self._abandon_connecting() if self.config.fixed("one_connect_in_flight") else []
+        return [*gone, *self._cancel(RECONNECT_TIMER), *self._connect_internal(now)]
 
     def _schedule_reconnect(self, now: Time, **_: Any) -> list[Effect]:
         # Section 2.2. Step 1: forced re-auth at most once per cycle (re-armed on open).
         # Only the token is dropped; the claims stay (as in the real scheduleReconnect).
-        if self.access_token is not None and self.attempts >= 1 and not self.reauth_forced:
+        if self.access_token is not None and self.attempts >= 1 and not self.reauth_forced \
+                and not self.config.mutant("forced_reauth_skipped"):
             self.access_token = None
             self.reauth_forced = True
         # Step 2: the delay, then attempts++. No jitter and no limit, unless fixed.
         delay = reconnect_delay(self.attempts, self.config, self.ctx.rng)
-        self.attempts += 1
+        if not self.config.mutant("backoff_never_grows"):
+            self.attempts += 1
         # Step 3 (reconnecting) is the table's; the timer overwrites any earlier one.
         return [Note("reconnect.scheduled", {"attempt": self.attempts, "delay": delay}),
                 self.set_timer(RECONNECT_TIMER, now + delay)]
@@ -409,6 +411,8 @@ class LumenizeClient(Node):
         exp = (self.claims or {}).get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             return False  # a token with no readable exp is trusted
+        if self.config.mutant("refresh_lead_ignored"):
+            return exp <= protocol.now_seconds(now)
         return exp - self.config.refresh_lead_s <= protocol.now_seconds(now)
 
     def _probe_done(self, now: Time, number: int) -> list[Effect]:
@@ -436,6 +440,9 @@ class LumenizeClient(Node):
                 return effects + self.fire(now, table.CONNECT_FAILED_LOGIN,
                                            code=result.status, reason=REFRESH_EXPIRED)
             return effects + self.fire(now, table.CONNECT_FAILED)
+        if self.config.mutant("refreshed_attempt_backs_off"):
+            del self.connect_attempts[number]
+            return self.fire(now, table.CONNECT_FAILED)
         if attempt.probing:
             return []
         del self.connect_attempts[number]
@@ -529,7 +536,8 @@ class LumenizeClient(Node):
                     # Fix (spec 2.1 "close 4401", case 82; realtime-systems 3 #11): only a
                     # definitive 401/403 is terminal. A token service that is down or
                     # answers 5xx is transient: back off and reconnect (which refreshes).
-                    effects += self.fire(now, table.CONNECT_FAILED)
+                    effects += self.fire(now, table.REAUTH_OK if self.config.mutant(
+                        "reauth_failure_retried_at_once") else table.CONNECT_FAILED)
                     continue
                 effects += self.fire(now, table.REAUTH_OK if result.ok else table.REAUTH_FAILED)
             else:
@@ -543,12 +551,17 @@ class LumenizeClient(Node):
             return RefreshResult(False, error=inp.reason)
         assert isinstance(inp, HttpResponse)
         if inp.status in (401, 403):
-            return RefreshResult(False, status=inp.status, login_required=True)
+            # Mutant refresh_refusal_retried: a refused cookie taken for a passing failure.
+            return RefreshResult(False, status=inp.status, login_required=not self.config.mutant(
+                "refresh_refusal_retried"))
         if not 200 <= inp.status < 300:
-            return RefreshResult(False, status=inp.status)
+            # Mutant refresh_outage_logs_out: a failing service taken for a refusal.
+            return RefreshResult(False, status=inp.status, login_required=self.config.mutant(
+                "refresh_outage_logs_out"))
         body = inp.body if isinstance(inp.body, dict) else {}
         rotated = body.get("refresh_token")
-        if isinstance(rotated, str) and rotated:
+        if isinstance(rotated, str) and rotated and not self.config.mutant(
+                "rotated_cookie_not_kept"):
             self.refresh_token = rotated  # the presented one is now revoked
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
@@ -564,7 +577,7 @@ class LumenizeClient(Node):
     # ------------------------------------------------------------------ socket events
     def _socket_opened(self, now: Time, conn: str) -> list[Effect]:
         sock = self.sockets.get(conn)
-        if sock is None or not sock.attached:
+        if sock is None or not sock.attached or sock.ready == CLOSING:
             return []
         sock.ready = OPEN
         self.connects += 1
@@ -572,17 +585,21 @@ class LumenizeClient(Node):
 
     def _socket_message(self, now: Time, conn: str, data: Any) -> list[Effect]:
         sock = self.sockets.get(conn)
-        if sock is None or not sock.attached:
+        if sock is None or not sock.attached or sock.ready == CLOSING:
             return []
         if not isinstance(data, dict):
             return []  # lmz:pong and any other text: nothing to do (no liveness check)
         kind = data.get("type")
         if kind == "connection_status":
+            if self.config.mutant("subscription_required_on_false"):
+                data = {**data, "subscriptionRequired": "subscriptionRequired" in data}
             return self.fire(now, table.CONNECTION_STATUS,
                              subscription_required=bool(data.get("subscriptionRequired")))
         if kind == "call_response":
             return self._call_response(now, data)
         if kind == "incoming_call":
+            if self.config.mutant("incoming_call_needs_connected"):
+                return [] if self.state != table.CONNECTED else self._incoming_call(now, data)
             return self._incoming_call(now, data)
         return []
 
@@ -795,6 +812,8 @@ class LumenizeClient(Node):
 
     def _run_mesh_method(self, method: Any, args: list) -> tuple[bool, Any, list[Effect]]:
         if method == "handleUpdate" and len(args) >= 2:
+            if self.config.mutant("update_reported_failed"):
+                return False, None, self._apply_document(args[0], args[1])
             return True, None, self._apply_document(args[0], args[1])
         if method == "ping":
             return True, args[0] if args else None, []
@@ -821,3 +840,14 @@ class LumenizeClient(Node):
 
     def __repr__(self) -> str:
         return f"LumenizeClient({self.address!r}, state={self.state!r})"
+
+    def _abandon_connecting(self) -> list[Effect]:
+        """Fix one_connect_in_flight: this.ws still CONNECTING is closed before a wake-up
+        opens another, so at most one socket of the tab can open. A socket closed while
+        CONNECTING never fires onopen nor onmessage (WHATWG: messages arrive only when
+        OPEN); its onclose, later, meets the stale-socket guard."""
+        sock = self.sockets.get(self.conn) if self.conn is not None else None
+        if sock is None or sock.ready != CONNECTING:
+            return []
+        sock.ready = CLOSING
+        return [CloseConnection(sock.conn, protocol.CLOSE_NORMAL, "Abandoned for a new attempt")]

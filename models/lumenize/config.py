@@ -71,6 +71,12 @@ FIXES: dict[str, str] = {
         "opening a socket with no token and, on the first connect, fixing the instanceName "
         "for good as 'undefined.<tabId>' (the real client reads claims?.sub)."
     ),
+    "one_connect_in_flight": (
+        "A wake-up (online, visible, focus) closes this.ws if it is still CONNECTING before "
+        "opening another, so at most one socket of the tab opens: otherwise the first one's "
+        "connection_status flushes the queued calls onto the second before it opens, where "
+        "the browser drops them and the awaited calls never settle."
+    ),
 }
 
 #: Planted bugs for the bug zoo; none is in the real code.
@@ -125,6 +131,105 @@ MUTANTS: dict[str, str] = {
     ),
     "backoff_cap_ignored": (
         "The reconnect delay's ceiling keeps doubling past reconnect_max (30 s)."
+    ),
+    "backoff_never_grows": (
+        "The client never counts its reconnect attempts, so every delay is drawn from the "
+        "first attempt's band: a long outage is retried about once a second."
+    ),
+    "takeover_not_checked": (
+        "The gateway skips the page check of fix takeover_requires_resubscribe: a tab that "
+        "takes over another tab's instance is told subscriptionRequired: false again."
+    ),
+    "unknown_operation_unanswered": (
+        "The gateway leaves an RPC to an operation it does not serve unanswered instead of "
+        "refusing it with 404."
+    ),
+    "refresh_refusal_retried": (
+        "The client takes a refresh answered 401/403 for a transient failure and backs off, "
+        "so a tab whose refresh cookie was refused retries forever and the app is never "
+        "told to log in (the first-connect 401 'swallowed into endless reconnects')."
+    ),
+    "refresh_outage_logs_out": (
+        "The client takes a refresh answered 5xx for a refusal: an outage of the token "
+        "service calls onLoginRequired and logs the tab out."
+    ),
+    "error_mode_answers_401": (
+        "The token service answers 401 instead of 503 while it is failing, so an outage "
+        "reads as a refused refresh cookie."
+    ),
+    "subscription_required_on_false": (
+        "The client calls onSubscriptionRequired on every connection_status that carries "
+        "the flag, whatever its value."
+    ),
+    "forced_reauth_skipped": (
+        "scheduleReconnect never nulls the token: a tab keeps presenting the token it has "
+        "however often its upgrades fail (the 'chat down after hours' loop)."
+    ),
+    "reauth_failure_retried_at_once": (
+        "On the 4401 path a refresh that fails transiently is retried at once (connect "
+        "again, which refreshes) instead of backing off."
+    ),
+    "incoming_call_needs_connected": (
+        "The client drops incoming_call frames that arrive before connection_status, so the "
+        "calls a gateway releases from grace on reconnect are never run."
+    ),
+    "fanout_version_stale": (
+        "The broadcaster builds its fan-out before counting the update: handleUpdate "
+        "carries the new content with the previous version."
+    ),
+    "rotated_cookie_not_kept": (
+        "The client ignores the refresh_token of a refresh answer and keeps presenting the "
+        "cookie the service has just revoked."
+    ),
+    "delivery_treats_socket_uninitialised": (
+        "The gateway's delivery check is inverted: a socket with an attachment is closed "
+        "1011 as 'not properly initialized' and the mesh call fails."
+    ),
+    "publish_dropped": (
+        "LumenizeWorld.publish loses the document: the broadcaster never hears of it."
+    ),
+    "disconnected_error_unnamed": (
+        "The gateway's ClientDisconnectedError no longer names the instance called "
+        "(clientInstanceName), as before the 2026-04-24 fix that backfills it."
+    ),
+    "subscription_lost_push_false": (
+        "The connection_status the gateway pushes on an open socket after a broadcaster "
+        "dropped the client's row says subscriptionRequired: false."
+    ),
+    "ping_wakes_gateway": (
+        "The gateway never sets the lmz:ping auto-response, so every heartbeat wakes it."
+    ),
+    "issued_not_counted": (
+        "The token service's statistics() never count the access tokens it issues."
+    ),
+    "unsubscribe_keeps_row": (
+        "The broadcaster answers unsubscribe without dropping the row: fan-outs go on."
+    ),
+    "expired_frame_socket_kept": (
+        "The gateway drops a frame sent under an expired token but leaves the socket open, "
+        "so the client never learns it must refresh (no 4401)."
+    ),
+    "revoked_refresh_answered_500": (
+        "The token service answers a revoked or unknown refresh cookie 500 instead of 401, "
+        "so a client takes a dead cookie for an outage and retries it forever."
+    ),
+    "refreshed_attempt_backs_off": (
+        "A connect attempt whose refresh succeeded backs off instead of connecting."
+    ),
+    "refresh_lead_ignored": (
+        "needsTokenRefresh ignores the 30 s lead: a tab connects with a token about to "
+        "expire instead of refreshing it first."
+    ),
+    "grace_call_dropped": (
+        "A mesh call that arrives during grace is neither parked nor refused: it is lost."
+    ),
+    "update_reported_failed": (
+        "The client applies a handleUpdate but answers it with success: false, so every "
+        "fan-out reads as failed to the broadcaster."
+    ),
+    "row_drop_unreported": (
+        "The broadcaster drops a subscriber row without reporting it, so the timeline "
+        "still shows the subscriber."
     ),
 }
 

@@ -248,6 +248,8 @@ class LumenizeGateway(Node):
             case HttpRequestReceived(req=req, path=p.SUBSCRIPTION_LOST, body=body):
                 return self._subscription_lost(req, body)
             case HttpRequestReceived(req=req, path=path):
+                if self.config.mutant("unknown_operation_unanswered"):
+                    return []
                 return [HttpRespond(req, 404, p.rpc_error(
                     p.error_value("Error", f"Unknown operation {path}")))]
             case HttpResponse(req=req, status=status, body=body):
@@ -295,7 +297,8 @@ class LumenizeGateway(Node):
         effects: list[Effect] = []
         page = _page(request.get("protocols"))
         if self.config.fixed("takeover_requires_resubscribe"):
-            if not subscription_required and not self._same_page(page, sockets_counted):
+            if not subscription_required and not self._same_page(page) \
+                    and not self.config.mutant("takeover_not_checked"):
                 # Another tab takes over: what this instance holds was never its state.
                 subscription_required = True
                 effects.append(Note("subscription.lost", {"resource": "takeover"}))
@@ -307,10 +310,9 @@ class LumenizeGateway(Node):
                     for ws in existing]
         attachment = {"sub": sub, "bindingName": binding, "instanceName": instance_name,
                       "claims": claims}
-        if self.config.fixed("takeover_requires_resubscribe"):
-            attachment["page"] = page
         effects.append(AcceptConnection(conn, attachment, {"protocol": p.SUBPROTOCOL}))
-        effects.append(SetAutoResponse(p.PING, p.PONG))  # pings never wake the object
+        if not self.config.mutant("ping_wakes_gateway"):
+            effects.append(SetAutoResponse(p.PING, p.PONG))  # pings never wake the object
         # Step 9 before step 10 (inferred): a released parked call can reach the client
         # before connection_status does.
         if not self.config.mutant("waiters_not_resolved_on_accept"):
@@ -326,20 +328,18 @@ class LumenizeGateway(Node):
                                    "subscriptionRequired": subscription_required}))
         return effects
 
-    def _same_page(self, page: str | None, sockets: list[SocketView]) -> bool:
+    def _same_page(self, page: str | None) -> bool:
         """Fix takeover_requires_resubscribe (section 6, found by lumenize.document_converges).
 
         A supersession, or a return within grace, vouches that the client kept its state
-        only when the connecting page is the one that held the instance: a tab taking over
-        from another tab (two tabs sharing an instanceName) never had that state, and a tab
-        returning after another one held the instance missed what went to that one.
+        only when the connecting page is the one that held the instance (the page of the
+        last accepted upgrade): a tab taking over from another tab (two tabs sharing an
+        instanceName) never had that state, and a tab returning after another one held the
+        instance missed what went to that one, even while a stale socket of its own is still
+        listed (found by the hunt for reauth_failure_retried_at_once: a half-open socket of
+        the first tab outlived the second tab's takeover).
         """
-        if page is None:
-            return False
-        if sockets:
-            return any(isinstance(ws.attachment, dict) and ws.attachment.get("page") == page
-                       for ws in sockets)
-        return self.ctx.storage.get(HOLDER_KEY) == page
+        return page is not None and self.ctx.storage.get(HOLDER_KEY) == page
 
     def _subscription_required(self, now: Time, any_socket: bool) -> bool:
         """Section 1.4: false on supersession or a reconnect within grace, else true."""
@@ -415,7 +415,8 @@ class LumenizeGateway(Node):
             return self._respond(req, False, p.error_value(
                 "Error", f"Unsupported RPC envelope version: {_js(version)}"))
         callee = (env.get("metadata") or {}).get("callee") or {}
-        instance_name = callee.get("instanceName")
+        instance_name = None if self.config.mutant("disconnected_error_unnamed") else \
+            callee.get("instanceName")
         # One read of the sockets serves the whole call: nothing changes inside a step.
         sockets = self.ctx.get_websockets()
         open_sockets = [ws for ws in sockets if ws.ready_state == "OPEN"]
@@ -439,12 +440,16 @@ class LumenizeGateway(Node):
         if alarm - now <= 0:
             return self._respond(req, False, p.client_disconnected(p.GRACE_PERIOD_EXPIRED,
                                                                    instance_name))
+        if self.config.mutant("grace_call_dropped"):
+            return []
         self.waiters.append(Waiter(req, env, instance_name))
         return [Note("call.parked", {"req": req})]
 
     def _deliver(self, now: Time, req: str, env: dict, instance_name: str | None, conn: str,
                  attachment: Any) -> list[Effect]:
         """Section 1.5 steps 4-7 on socket ``conn``."""
+        if self.config.mutant("delivery_treats_socket_uninitialised"):
+            attachment = None
         if attachment is None:
             return [CloseConnection(conn, p.CLOSE_NOT_INITIALIZED, p.REASON_NOT_INITIALIZED),
                     *self._respond(req, False, p.client_disconnected(p.NOT_INITIALIZED,
@@ -499,6 +504,8 @@ class LumenizeGateway(Node):
         claims = attachment.get("claims") if isinstance(attachment, dict) else None
         if isinstance(claims, dict) and p.is_expired(claims.get("exp"), now):
             # Section 1.6: checked before parsing; the frame (an expired call too) is dropped.
+            if self.config.mutant("expired_frame_socket_kept"):
+                return [Note("token.expired", {"where": "frame"})]
             return [CloseConnection(conn, p.CLOSE_TOKEN_EXPIRED, p.REASON_TOKEN_EXPIRED),
                     Note("token.expired", {"where": "frame"})]
         effects: list[Effect] = []
@@ -601,7 +608,8 @@ class LumenizeGateway(Node):
         lost = sorted({*(self.ctx.storage.get(SUBSCRIPTION_LOST_KEY) or []), str(resource)})
         effects: list[Effect] = [StoragePut(SUBSCRIPTION_LOST_KEY, lost),
                                  Note("subscription.lost", {"resource": resource})]
-        effects += [Send(ws.conn, {"type": "connection_status", "subscriptionRequired": True})
+        effects += [Send(ws.conn, {"type": "connection_status", "subscriptionRequired": not
+                                   self.config.mutant("subscription_lost_push_false")})
                     for ws in self._open_sockets()]
         return [*effects, HttpRespond(req, 200, p.rpc_result(None))]
 

@@ -119,7 +119,8 @@ class DocumentBroadcaster(_MeshObject):
             if self.config.mutant("subscribe_snapshot_empty"):
                 result = {"content": "", "version": 0}  # the document is never loaded
         elif method == "unsubscribe" and caller:
-            effects += self._drop_row(caller, "unsubscribe")
+            if not self.config.mutant("unsubscribe_keeps_row"):
+                effects += self._drop_row(caller, "unsubscribe")
             result = True
         elif method == "update" and args:
             effects += self._update(str(args[0]))
@@ -138,15 +139,25 @@ class DocumentBroadcaster(_MeshObject):
         effects.append(Note("fanout", {"version": self.version, "content": content,
                                         "targets": targets}))
         for name in targets:
-            req, request = self.call_client(name, "handleUpdate", [content, self.version])
+            req, request = self.call_client(name, "handleUpdate",
+                                            [content, self._fanout_version()])
             self.fanouts[req] = (name, self.version)
             effects.append(request)
         return effects
+
+    def _fanout_version(self) -> int:
+        """The version a fan-out carries: the document's (mutant fanout_version_stale: the
+        one before the update)."""
+        if self.config.mutant("fanout_version_stale"):
+            return self.version - 1
+        return self.version
 
     def _drop_row(self, name: str, reason: str) -> list[Effect]:
         if name not in self.rows:
             return []
         self.rows.discard(name)
+        if self.config.mutant("row_drop_unreported"):
+            return [StorageDelete(ROW_KEY + name)]
         return [StorageDelete(ROW_KEY + name),
                 Note("subscriber.dropped", {"instanceName": name, "reason": reason})]
 

@@ -39,14 +39,19 @@ PROBER = "probe/main"
 #: Each probe: a short description of the malformed request it sends.
 PROBES: dict[str, str] = {
     "unknown_path": "an upgrade to a path outside /gateway/{binding}/{instance}",
+    "empty_instance": "an upgrade to /gateway/{binding}/ with no instance name",
     "bad_origin": "an upgrade from an Origin outside the CORS allowlist",
     "no_token": "an upgrade with no lmz.access-token subprotocol",
     "forged_token": "an upgrade whose token has a bad signature",
     "no_upgrade_header": "a request to the gateway route without Upgrade: websocket",
     "instance_without_tab": "an upgrade to instance '<sub>' (no '.tabId')",
     "identity_mismatch": "an upgrade to another user's instance",
+    "wrong_audience": "an upgrade whose genuinely signed token names another audience",
+    "no_subject": "an upgrade whose genuinely signed token has no sub",
     "envelope_version": "an __executeOperation RPC to a gateway with envelope version 2",
     "unknown_operation": "an RPC to a gateway path it does not serve",
+    "worker_unknown_path": "an HTTP request to a Worker path it does not serve",
+    "refresh_wrong_method": "a GET (not POST) to the refresh path, with a live cookie",
     "refresh": "a refresh with the prober's own current refresh cookie (rotates it)",
     "replay_refresh": "a refresh replaying the first refresh cookie the prober rotated",
 }
@@ -87,16 +92,25 @@ class Prober(Node):
                 self.refresh_token = token
         return []
 
-    def _token(self, now: Time) -> str:
+    def _token(self, now: Time, **claims: Any) -> str:
         now_s = p.now_seconds(now)
-        return p.encode_token({"sub": self.sub, "iss": p.ISSUER, "aud": p.AUDIENCE,
-                               "iat": now_s, "exp": now_s + self.config.access_ttl_s,
-                               "emailVerified": True, "adminApproved": True})
+        payload = {"sub": self.sub, "iss": p.ISSUER, "aud": p.AUDIENCE, "iat": now_s,
+                   "exp": now_s + self.config.access_ttl_s, "emailVerified": True,
+                   "adminApproved": True, **claims}
+        return p.encode_token({k: v for k, v in payload.items() if v is not None})
 
     def _probe(self, now: Time, kind: str) -> list[Effect]:
         self._n += 1
         name = f"{self.address}:probe{self._n}"
         own = f"{self.sub}.t1"
+        if kind == "worker_unknown_path":
+            return [Note("probe.sent", {"kind": kind, "id": name}),
+                    HttpRequest(name, p.WORKER, "GET", "/admin/stats")]
+        if kind == "refresh_wrong_method":
+            # The current cookie: a service that served the GET would rotate it.
+            return [Note("probe.sent", {"kind": kind, "id": name}),
+                    HttpRequest(name, p.AUTH, "GET", p.REFRESH_PATH,
+                                headers={"Cookie": self.refresh_token})]
         if kind in ("refresh", "replay_refresh"):
             cookie = self.rotated if kind == "replay_refresh" else self.refresh_token
             if cookie is None:
@@ -115,7 +129,8 @@ class Prober(Node):
             path = p.EXECUTE_OPERATION if kind == "envelope_version" else "__noSuchOperation"
             return [Note("probe.sent", {"kind": kind, "id": name}),
                     HttpRequest(name, p.gateway_address(own), p.RPC_METHOD, path, body=body)]
-        token = self._token(now)
+        token = self._token(now, **{"wrong_audience": {"aud": "https://elsewhere.example"},
+                                    "no_subject": {"sub": None}}.get(kind, {}))
         if kind == "forged_token":
             token = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         instance = {"instance_without_tab": self.sub, "identity_mismatch": self.victim}.get(
@@ -129,7 +144,7 @@ class Prober(Node):
         if kind != "no_token":
             protocols.append(p.TOKEN_PROTOCOL_PREFIX + token)
         path = "/admin/stats" if kind == "unknown_path" else p.upgrade_path(
-            p.DEFAULT_BINDING, instance)
+            p.DEFAULT_BINDING, "" if kind == "empty_instance" else instance)
         request = {"path": path, "headers": headers, "protocols": protocols}
         return [Note("probe.sent", {"kind": kind, "id": name}),
                 OpenConnection(name, p.WORKER, request)]

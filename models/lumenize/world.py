@@ -159,6 +159,8 @@ class LumenizeWorld:
         self.world.inject(address, inp)
 
     def publish(self, content: str, doc: str = p.DEFAULT_DOCUMENT) -> None:
+        if self.config.mutant("publish_dropped"):
+            return
         self.world.inject(doc, p.Publish(content))
 
     def call_client(self, instance_name: str, method: str = "ping", args: Sequence = (),

@@ -74,6 +74,7 @@ class LumenizeDriver(Driver):
         self.opened: list[tuple[int, str]] = []  # every duplicate tab ever opened, in order
         self.partitioned: set[int] = set()
         self.slow: set[int] = set()
+        self.published: list[str] = []
         self.n = 0
         specs = [ClientSpec(f"u{i}", subscribe_to=(DOC,)) for i in range(USERS)]
         self.lw: LumenizeWorld = build_world(self.model_config, self.seed, specs,
@@ -234,6 +235,16 @@ class LumenizeDriver(Driver):
         self.cover("gateway evicted")
         self.world.evict(self.gateway_address(client))
 
+    @step(fault="crash")
+    def evict_document(self) -> None:
+        """Hibernation of ``doc/main``: the runtime evicts the broadcaster while it has no
+        fan-out in flight (an object awaiting an RPC is not idle). Memory goes; its
+        document and subscriber rows, in durable storage, must come back with it."""
+        if self.lw.broadcaster().fanouts:
+            return
+        self.cover("document evicted")
+        self.world.evict(DOC)
+
     # ------------------------------------------------------------------ token service
     @step(fault="token", ttl_s=st.sampled_from([5, 45, 120, 600]))
     def token_ttl(self, ttl_s: int) -> None:
@@ -321,7 +332,9 @@ class LumenizeDriver(Driver):
         """The document changes and ``doc/main`` fans it out to its subscriber rows."""
         if any(self.gateway_state(u) == "grace" for u in range(USERS)):
             self.cover("broadcast during grace")
-        self.lw.publish(self._next("v"))
+        content = self._next("v")
+        self.published.append(content)
+        self.lw.publish(content)
 
     @step(fault="subscriptions", client=client_index)
     def subscribe(self, client: int) -> None:
@@ -337,18 +350,31 @@ class LumenizeDriver(Driver):
         self.lw.inject(self.primary(client), p.WakeUp(kind))
 
     # ------------------------------------------------------------------ malformed input
-    @step(fault="probes", kind=st.sampled_from(sorted(PROBES)))
-    def probe(self, kind: str) -> None:
-        """A misbehaving peer holding u0's access token sends one malformed or unexpected
-        request (``models/lumenize/prober.py``); its answer is judged by the documented one.
-        The prober's host is added on first use, so runs without probes are unchanged."""
+    def _prober(self) -> None:
+        """Add the prober's host on first use, so runs without probes are unchanged."""
         if PROBER not in self.world.hosts:
             config, token = self.model_config, f"rt0.{PROBER}"
             self.world.inject(p.AUTH, p.GrantRefreshToken(token, "u0"))
             self.world.add_host(PROBER, lambda ctx: Prober(ctx, config, "u0",
                                                            instance_of(1), token))
+
+    @step(fault="probes", kind=st.sampled_from(sorted(PROBES)))
+    def probe(self, kind: str) -> None:
+        """A misbehaving peer holding u0's access token sends one malformed or unexpected
+        request (``models/lumenize/prober.py``); its answer is judged by the documented one."""
+        self._prober()
         self.cover(f"probe {kind}")
         self.lw.inject(PROBER, Probe(kind))
+
+    @step(fault="probes")
+    def probe_sweep(self) -> None:
+        """A scanner sends every malformed request of ``PROBES`` at once: one step runs each
+        error path of the edge, so a campaign of a few hundred runs judges them all, in the
+        middle of whatever faults the run has under way."""
+        self._prober()
+        self.cover("probe sweep")
+        for kind in sorted(PROBES):
+            self.lw.inject(PROBER, Probe(kind))
 
     # ------------------------------------------------------------------ settling
     def heal_faults(self) -> None:
@@ -373,16 +399,32 @@ class LumenizeDriver(Driver):
         tabs = [self._tab(user, self.primary(user)) for user in range(USERS)]
         tabs += [self._tab(user, address) for user, address in self.opened]
         gateways = []
+        states = []
         for user in range(USERS):
             address = self.gateway_address(user)
+            gw = self.lw.gateway(instance_of(user))
+            if gw is not None and self.world.host_up(address):
+                states.append((address, gw.statistics()["state"]))
             open_ends = tuple(ws.conn for ws in self.world.network.server_sockets(address)
                               if ws.ready_state == OPEN)
             if open_ends:
                 gateways.append((address, open_ends))
+        worker = self.world.node(p.WORKER).statistics()
+        counters = [("worker.forwarded", worker["forwarded"]),
+                    ("worker.rejected", worker["rejected"])]
+        if self.world.host_up(p.AUTH):
+            auth = self.lw.auth().statistics()
+            counters += [("auth.issued", auth["issued"]), ("auth.refused", auth["refused"])]
+        for tab in tabs:
+            if tab.up:
+                client = self.world.node(tab.address).statistics()
+                counters += [(f"{tab.address}.connects", client["connects"]),
+                             (f"{tab.address}.login_required", client["login_required"])]
         return LumenizeStatistics(
             tabs=tuple(tabs), revoked=tuple(sorted(self.revoked)),
             rows=tuple(sorted(self.lw.broadcaster().subscribers)),
-            gateway_sockets=tuple(gateways))
+            gateway_sockets=tuple(gateways), published=tuple(self.published),
+            gateway_states=tuple(states), counters=tuple(counters))
 
     def _tab(self, user: int, address: str) -> TabFacts:
         up = self.world.host_up(address)
@@ -390,7 +432,9 @@ class LumenizeDriver(Driver):
         return TabFacts(address=address, user=user, instance=instance_of(user), up=up,
                         state=client.state if client is not None else "closed",
                         connected=self.connected(address),
-                        conn=client.conn if client is not None else None)
+                        conn=client.conn if client is not None else None,
+                        document=(client.doc_version, client.doc_content)
+                        if client is not None else (None, None))
 
 
 __all__ = ["USERS", "LumenizeDriver", "instance_of"]

@@ -188,6 +188,38 @@ class _Forwards(_Problem):
 
 
 class NoExpiredFrame(_Forwards):
+    """Also books the frame under an expired token each gateway is handling, until it
+    closes that socket 4401."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.expired_frame: dict[str, tuple[Time, str]] = {}  # gateway -> (t, conn)
+
+    def _closed_due(self, gw: str) -> None:
+        due = self.expired_frame.pop(gw, None)
+        if due is not None:
+            self.found(due[0], f"{gw} got a frame on {due[1]} under an expired token and left "
+                               "the socket open instead of closing it 4401")
+
+    def observe(self, rec: TraceRecord) -> None:
+        if _is_gateway(rec) and rec.kind == IN:
+            self._closed_due(rec.actor)
+            data = rec.data
+            if rec.type == "WsMessage" and isinstance(data.get("data"), str | dict) \
+                    and expired(self.attach_exp.get(data["conn"]), rec.t):
+                self.expired_frame[rec.actor] = (rec.t, data["conn"])
+        elif _is_gateway(rec) and rec.kind == OUT and rec.type == "CloseConnection" \
+                and rec.data.get("code") == p.CLOSE_TOKEN_EXPIRED:
+            due = self.expired_frame.get(rec.actor)
+            if due is not None and due[1] == rec.data.get("conn"):
+                del self.expired_frame[rec.actor]
+        super().observe(rec)
+
+    def judge(self, facts: Facts) -> str | None:
+        for gw in sorted(self.expired_frame):
+            self._closed_due(gw)
+        return self.problem
+
     def forwarded(self, rec: TraceRecord, gw: str, conn: str, call_id: Any) -> None:
         exp = self.attach_exp.get(conn)
         if expired(exp, rec.t):
@@ -197,7 +229,8 @@ class NoExpiredFrame(_Forwards):
 
 NO_EXPIRED_FRAME = NoExpiredFrame(
     "lumenize.no_expired_frame",
-    "no client frame reaches the mesh under an expired token",
+    "no client frame reaches the mesh under an expired token: the gateway closes the "
+    "socket 4401 instead",
     "safety",
     doc="#12: the server, not the client, enforces expiry. Spec 1.6: every string frame is "
         "checked against the socket attachment's exp before parsing; an expired call is "
@@ -387,6 +420,11 @@ class SubscriptionRequired(_Problem):
         self.lost: dict[str, bool] = {}
         self.open: dict[str, set[str]] = {}
         self.alarm: dict[str, Time | None] = {}
+        self.holder: dict[str, str] = {}  # gateway -> the tab of its last accepted socket
+        self.deciding: dict[str, Any] = {}  # gateway -> what its upgrade in this step said
+        # Upgrades judged once the config is at hand: t, gateway, conn, what it said,
+        # whether its state was lost, whether another tab took the instance over.
+        self.upgrades: list[tuple[Time, str, Any, Any, bool, bool]] = []
 
     def observe(self, rec: TraceRecord) -> None:
         crashed = _gateway_crash(rec)
@@ -400,6 +438,7 @@ class SubscriptionRequired(_Problem):
             return
         gw, data = rec.actor, rec.data
         if rec.kind == IN:
+            self.deciding.pop(gw, None)
             if rec.type == "WsClosed":
                 self.open.get(gw, set()).discard(data["conn"])
             elif rec.type == "AlarmFired":
@@ -419,6 +458,8 @@ class SubscriptionRequired(_Problem):
             self.open.setdefault(gw, set()).add(data["conn"])
         elif rec.type == "CloseConnection":
             self.open.get(gw, set()).discard(data["conn"])
+        elif rec.type == "Send":
+            self._frame(rec.t, gw, data.get("conn"), data.get("data"))
         elif rec.type == "SetAlarm":
             self.alarm[gw] = data.get("at")
         elif rec.type == "DeleteAlarm":
@@ -427,22 +468,58 @@ class SubscriptionRequired(_Problem):
             event, d = data["event"], data.get("data") or {}
             if event == "upgrade":
                 self._upgrade(rec.t, gw, d)
-            elif event == "subscription.lost":
+                self.deciding[gw] = d.get("subscriptionRequired")
+            elif event == "subscription.lost" and d.get("resource") != "takeover":
+                # A takeover is worked out below from the sockets, not taken from the model.
                 self.lost[gw] = True
 
     def _upgrade(self, t: Time, gw: str, d: dict[str, Any]) -> None:
         # What the gateway could see when it decided: the sockets the runtime still listed
         # for it (the ones it supersedes) and its alarm. No socket and no grace alarm means
         # the client left without a grace period starting: nothing vouches for the gap.
-        unvouched = not d.get("superseded") and self.alarm.get(gw) is None
-        expected = self.lost.get(gw, True) or unvouched
-        actual = d.get("subscriptionRequired")
-        if actual != expected:
-            why = "the gateway lost the client's state" if expected else (
-                "nothing was lost since the last connection")
-            self.found(t, f"{gw} accepted {d.get('conn')} with subscriptionRequired="
-                          f"{str(actual).lower()}, but {why}")
+        superseded = list(d.get("superseded") or [])
+        unvouched = not superseded and self.alarm.get(gw) is None
+        lost = self.lost.get(gw, True) or unvouched
+        # The tab (page) that connects, against the tab that held the instance: the owner
+        # of the last socket the gateway accepted (a stale socket of this tab that is still
+        # listed does not make it the holder again).
+        tab = client_of_conn(str(d.get("conn")))
+        takeover = self.holder.get(gw) != tab
+        self.upgrades.append((t, gw, d.get("conn"), d.get("subscriptionRequired"), lost,
+                              takeover))
+        self.holder[gw] = tab
         self.lost[gw] = False
+
+    def _frame(self, t: Time, gw: str, conn: Any, frame: Any) -> None:
+        """The frame the tab gets must say what the gateway decided; a connection_status
+        pushed on an open socket (not answering an upgrade) exists only to say true."""
+        if not (isinstance(frame, dict) and frame.get("type") == "connection_status"):
+            return
+        said = frame.get("subscriptionRequired")
+        if gw in self.deciding:
+            if said != self.deciding[gw]:
+                self.found(t, f"{gw} decided subscriptionRequired="
+                              f"{str(self.deciding[gw]).lower()} but sent {conn} "
+                              f"connection_status with {str(said).lower()}")
+        elif said is not True:
+            self.found(t, f"{gw} pushed connection_status subscriptionRequired="
+                          f"{str(said).lower()} on {conn}: a push only ever reports a loss")
+
+    def judge(self, facts: Facts) -> str | None:
+        per_tab = facts.config.fixed("takeover_requires_resubscribe")
+        for t, gw, conn, actual, lost, takeover in self.upgrades:
+            expected = lost or (per_tab and takeover)
+            if actual != expected:
+                why = "nothing was lost since the last connection"
+                if lost:
+                    why = "the gateway lost the client's state"
+                elif expected:
+                    why = ("another tab held the instance, so this tab never had the state "
+                           "the gateway would vouch for")
+                self.found(t, f"{gw} accepted {conn} with subscriptionRequired="
+                              f"{str(actual).lower()}, but {why}")
+        self.upgrades = []
+        return self.problem
 
 
 SUBSCRIPTION_REQUIRED = SubscriptionRequired(
@@ -456,7 +533,14 @@ SUBSCRIPTION_REQUIRED = SubscriptionRequired(
         "(parked calls were rejected, fan-outs dropped rows); when the gateway crashes (a new "
         "epoch: calls it held and fan-outs sent while it was down are gone); and, with fix "
         "resubscribe_after_fanout_drop, when a broadcaster reports a dropped row. An "
-        "accepted upgrade resets it.",
+        "accepted upgrade resets it. With fix takeover_requires_resubscribe the state is per "
+        "tab (spec 6, two tabs sharing an instanceName): a tab that supersedes another tab's "
+        "socket, or returns within grace after another tab held the instance, never had "
+        "the state, so it must be told true. Which tab held the instance is read from the "
+        "sockets (the owner of the last one the gateway accepted), not from the gateway's own "
+        "takeover note. The frame the tab receives is judged too: it says "
+        "what the upgrade decided, and a connection_status pushed outside an upgrade (fix "
+        "resubscribe_after_fanout_drop tells an open socket at once) says true.",
 )
 
 
@@ -921,6 +1005,8 @@ class ResubscribedAfterLoss(Monitor):
     told ``subscriptionRequired: true``, and when each was told; reached when a tab of such
     an instance then subscribes successfully."""
 
+    record_types = frozenset({"Note"})
+
     def reset(self) -> None:
         self.accepted: set[str] = set()
         self.told: dict[str, Time] = {}
@@ -977,6 +1063,7 @@ RETURNED_WITHIN_GRACE = Sometimes(
     "some run sees a client lose its socket and come back within grace, told its "
     "subscriptions survived",
     when=_returned_within_grace,
+    types={"Note"},
     doc="The continuity half of subscription_required (spec 1.4: false on a reconnect within "
         "grace), and the grace period's reason to exist. Without it a campaign in which "
         "every return came too late, or never, would judge subscriptionRequired only where "
@@ -1001,7 +1088,10 @@ class LinkBooks:
     sockets (a drop or half-open of its socket, a partition of its tab, a crash or eviction
     of its gateway, a herd). A socket is *clean* while both ends have seen it open after the
     last fault that touched its instance and neither end has closed it: then nothing but
-    the code under test stands between a call sent on it and its answer.
+    the code under test stands between a call sent on it and its answer. A close with 1011
+    "Connection not properly initialized" does not count: the gateway sends it only for a
+    socket without an attachment, and every socket it accepts has one, so that close is
+    itself the code under test failing.
     """
 
     def __init__(self) -> None:
@@ -1018,6 +1108,8 @@ class LinkBooks:
         conn = rec.data.get("conn") if isinstance(rec.data, dict) else None
         if not isinstance(conn, str):
             return
+        if rec.data.get("code") == p.CLOSE_NOT_INITIALIZED:
+            return  # every socket a gateway accepts carries its attachment: never an excuse
         if rec.kind == IN and rec.type in ("WsClosed", "WsRejected"):
             self.closed.add(conn)
         elif rec.kind == IN and rec.type == "WsOpened" and _is_client(rec):
@@ -1154,6 +1246,15 @@ class MeshCallReturnsResult(_Problem):
         d, req = note[1], self.answering
         method, args = self.requests.pop(req, ("", []))
         tag = d.get("tag")
+        error = d.get("error")
+        if not d.get("ok") and isinstance(error, dict) \
+                and error.get("name") == p.CLIENT_DISCONNECTED_ERROR:
+            named = error.get("clientInstanceName")
+            if named != d.get("instanceName") and (named is not None
+                                                   or error.get("message") != p.CALL_TIMED_OUT):
+                self.found(rec.t, f"mesh call [{tag}] failed with ClientDisconnectedError "
+                                  f"naming {named!r}, not {d.get('instanceName')!r}, the "
+                                  "instance it called")
         if d.get("ok"):
             if method == "ping" and d.get("value") != (args[0] if args else None):
                 self.found(rec.t, f"mesh call [{tag}] ping({args}) returned "
@@ -1177,30 +1278,27 @@ MESH_CALL_RETURNS_RESULT = MeshCallReturnsResult(
         "incoming_call_response; spec 2.5: the client runs the @mesh method and answers "
         "with its result (the app's ping returns its argument). A failure is excused when a "
         "fault named the instance, or either end closed the socket, before the result came "
-        "back (an expired token closes it 4401, a newer tab 4409).",
+        "back (an expired token closes it 4401, a newer tab 4409). A ClientDisconnectedError "
+        "names the instance called in clientInstanceName (spec 1.8, case 8; 'the instance "
+        "name is backfilled', spec 6), except a 30 s timeout, which names it from the socket "
+        "still open, if any.",
 )
 
 
 class DocumentConverges(SubscribedInRows):
-    """Books: the broadcaster's latest version and content (its fan-out notes), what each
-    tab last applied (its document notes), and each tab's subscription belief (the books
-    of :class:`SubscribedInRows`)."""
+    """Books: the broadcaster's latest version and content (its fan-out notes) and each
+    tab's subscription belief (the books of :class:`SubscribedInRows`); what each tab holds
+    is read from its state (``TabFacts.document``), not from what it reported."""
 
     def reset(self) -> None:
         super().reset()
         self.latest: tuple[Any, Any] = (0, "")
-        self.held: dict[str, tuple[Any, Any]] = {}
 
     def observe(self, rec: TraceRecord) -> None:
         super().observe(rec)
         note = _note(rec)
-        if note is None:
-            return
-        event, d = note
-        if event == "fanout" and rec.actor == p.DEFAULT_DOCUMENT:
-            self.latest = (d.get("version"), d.get("content"))
-        elif event == "document" and _is_client(rec):
-            self.held[rec.actor] = (d.get("version"), d.get("content"))
+        if note is not None and note[0] == "fanout" and rec.actor == p.DEFAULT_DOCUMENT:
+            self.latest = (note[1].get("version"), note[1].get("content"))
 
     def judge(self, facts: Facts) -> str | None:
         stats = _stats(facts)
@@ -1209,7 +1307,7 @@ class DocumentConverges(SubscribedInRows):
             if not (tab.up and tab.connected and self.belief.get(tab.address)
                     and tab.instance in rows):
                 continue
-            held = self.held.get(tab.address)
+            held = tab.document
             if held != self.latest:
                 return (f"{tab.address} is connected and subscribed to doc/main but holds "
                         f"version {held} {format_duration(facts.settle_bound)} after t_heal; "
@@ -1354,34 +1452,85 @@ GRACE_HIDES_SHORT_DROP = GraceHidesShortDrop(
 )
 
 
+#: A streak of reconnects whose delays all stay this small is judged not to grow: under full
+#: jitter each delay is uniform below its ceiling, so the chance that every delay of a streak
+#: is at most ``D`` is ``prod (D+1)/(c_n+1)``; below this it is not chance.
+GROWTH_ALPHA = 1e-8
+
+
+def backoff_ceiling(n: int, config: Any) -> Time:
+    """The policy's ceiling for reconnect ``n + 1`` since the counter reset (spec 2.2),
+    computed here from the config's constants, not by the model's function."""
+    ceiling: Time = min(config.reconnect_initial * 2 ** min(n, 32), config.reconnect_max)
+    return ceiling
+
+
+def growth_p_value(delays: list[tuple[int, Any]], config: Any) -> float:
+    """How likely full jitter is to keep every delay of a streak at or below its largest:
+    ``prod_n P(U{0..c_n} <= D)``, with ``D`` the streak's largest delay (``(n, delay)``
+    pairs; the exact distribution of the maximum, so a proper one-sided test)."""
+    largest = max((d for _n, d in delays if isinstance(d, int)), default=0)
+    p = 1.0
+    for n, _delay in delays:
+        ceiling = backoff_ceiling(n, config)
+        p *= min(1.0, (largest + 1) / (ceiling + 1))
+    return p
+
+
 class ReconnectDelaysBounded(Monitor):
-    """Books: per tab, the reconnects scheduled since its counter last reset (a socket
+    """Books: per tab, the reconnect timers it set since its counter last reset (a socket
     opened, or a wake-up that runs reconnectNow), and the state it was in (its state
-    notes), with every delay it chose."""
+    notes), with the delay of each timer and whether the timeline announced that delay.
+
+    The delay judged is the timer the tab really set (``SetTimer("reconnect")``, its
+    deadline less the time it was set), not what its note says; the note must agree with it.
+    """
 
     def reset(self) -> None:
         self.count: Counter[str] = Counter()
         self.state: dict[str, str] = {}
         self.delays: list[tuple[Time, str, int, Any]] = []  # t, client, n, delay
+        self.streak: dict[str, list[tuple[int, Any]]] = {}  # client -> (n, delay) since reset
+        self.ended: list[tuple[Time, str, list[tuple[int, Any]]]] = []  # streaks to judge
+        self.announced: dict[str, Any] = {}  # client -> delay its note announced this step
         self.problem: str | None = None
+
+    def _reset(self, t: Time, client: str) -> None:
+        self.count[client] = 0
+        streak = self.streak.pop(client, None)
+        if streak:
+            self.ended.append((t, client, streak))
 
     def observe(self, rec: TraceRecord) -> None:
         if rec.kind == FAULT and rec.type == "crash":
             host = rec.data.get("host", "")
-            self.count.pop(host, None)
+            self._reset(rec.t, host)
             self.state.pop(host, None)
             return
         if not _is_client(rec):
             return
         client = rec.actor
         if rec.kind == IN:
+            self.announced.pop(client, None)
             if rec.type == "WsOpened":
-                self.count[client] = 0
+                self._reset(rec.t, client)
             elif rec.type == "WakeUp":
                 state = self.state.get(client, "disconnected")
                 if state == "reconnecting" or (rec.data.get("kind") == "online"
                                                and state == "disconnected"):
-                    self.count[client] = 0  # reconnectNow (spec 2.5)
+                    self._reset(rec.t, client)  # reconnectNow (spec 2.5)
+            return
+        if rec.kind != OUT:
+            return
+        if rec.type == "SetTimer" and rec.data.get("key") == "reconnect":
+            delay = rec.data.get("at", rec.t) - rec.t
+            n = self.count[client]
+            self.delays.append((rec.t, client, n, delay))
+            self.streak.setdefault(client, []).append((n, delay))
+            self.count[client] += 1
+            if self.problem is None and self.announced.pop(client, None) != delay:
+                self.problem = (f"{client} set its reconnect timer {delay}us ahead without "
+                                f"announcing that delay (t={format_time(rec.t)})")
             return
         note = _note(rec)
         if note is None:
@@ -1390,8 +1539,7 @@ class ReconnectDelaysBounded(Monitor):
         if event == "state":
             self.state[client] = d.get("to")
         elif event == "reconnect.scheduled":
-            self.delays.append((rec.t, client, self.count[client], d.get("delay")))
-            self.count[client] += 1
+            self.announced[client] = d.get("delay")
 
     def judge(self, facts: Facts) -> str | None:
         config = facts.config
@@ -1399,7 +1547,7 @@ class ReconnectDelaysBounded(Monitor):
         for t, client, n, delay in self.delays:
             if self.problem is not None:
                 break
-            ceiling = min(config.reconnect_initial * 2 ** min(n, 32), config.reconnect_max)
+            ceiling = backoff_ceiling(n, config)
             if not isinstance(delay, int) or delay < 0 or delay > ceiling or (
                     not jittered and delay != ceiling):
                 band = f"[0, {ceiling}]" if jittered else f"exactly {ceiling}"
@@ -1407,19 +1555,42 @@ class ReconnectDelaysBounded(Monitor):
                                 f"{n + 1} since its counter reset; the policy allows "
                                 f"{band}us (t={format_time(t)})")
         self.delays = []
+        if jittered:
+            streaks = self.ended + [(facts.now, c, d) for c, d in sorted(self.streak.items())]
+            for t, client, streak in streaks:
+                if self.problem is not None:
+                    break
+                p_value = growth_p_value(streak, config)
+                if p_value < GROWTH_ALPHA:
+                    largest = max(d for _n, d in streak)
+                    self.problem = (
+                        f"{client}'s reconnect delays do not grow: {len(streak)} reconnects "
+                        f"in a row without a reset, none waiting more than {largest}us, "
+                        f"which full jitter over the policy's ceilings does with probability "
+                        f"{p_value:.1e} (t={format_time(t)})")
+        self.ended = []
         return self.problem
 
 
 RECONNECT_DELAYS_BOUNDED = ReconnectDelaysBounded(
     "lumenize.reconnect_delays_bounded",
-    "every reconnect delay is within the backoff policy's band for its attempt",
+    "every reconnect delay is within the backoff policy's band for its attempt, and the "
+    "delays grow from attempt to attempt until a connection resets them",
     "safety",
     doc="#14 reconnect bound, for every attempt rather than the first. Spec 2.2: attempt n "
         "(counted from 0 since the last reset) waits min(reconnect_initial * 2^n, "
         "reconnect_max), exactly without jitter and uniformly below it with fix "
         "jittered_backoff; the counter resets when a socket opens (2.1) and on reconnectNow "
         "(2.5: online while reconnecting or disconnected, visible or focus while "
-        "reconnecting). The counter is kept from the trace, not read from the client.",
+        "reconnecting). The counter is kept from the trace, not read from the client, and "
+        "the delay is the timer the tab set, which its 'reconnect.scheduled' note must "
+        "announce. Growth: without jitter the exact check implies it; with full jitter a "
+        "single small delay is legitimate, so each streak of reconnects between resets is "
+        "judged as a whole: the chance that every delay stays at or below the streak's "
+        "largest is prod (D+1)/(c_n+1), and below GROWTH_ALPHA (1e-8) the delays are judged "
+        "not to grow. A streak of nine reconnects that never leaves the first attempt's "
+        "[0, 1 s] band has probability 1.2e-9 under the policy; a counter that never "
+        "counts produces one in any outage of a few seconds.",
 )
 
 
@@ -1427,22 +1598,35 @@ RECONNECT_DELAYS_BOUNDED = ReconnectDelaysBounded(
 PROBER = "probe/main"
 
 #: The documented answer to each malformed request the driver's ``probe`` step sends:
-#: (status, a phrase the reason or error message must contain, or None), with the spec
-#: section it comes from. Read from the spec, never from the model.
-DOCUMENTED_ANSWERS: dict[str, tuple[int, str | None, str]] = {
-    "unknown_path": (404, None, "3: routeDORequest serves /gateway/{binding}/{instance}"),
-    "bad_origin": (403, "origin not allowed", "3 step 1: the CORS allowlist"),
-    "no_token": (401, None, "3 step 2: no lmz.access-token subprotocol"),
-    "forged_token": (401, None, "3 step 2: the signature does not verify"),
-    "no_upgrade_header": (426, None, "1.1 step 1: no Upgrade: websocket"),
-    "instance_without_tab": (403, "invalid instance name format",
+#: (the status or statuses allowed, a phrase the reason or error message must contain, or
+#: None), with the spec section it comes from. Read from the spec, never from the model.
+DOCUMENTED_ANSWERS: dict[str, tuple[tuple[int, ...], str | None, str]] = {
+    "unknown_path": ((404,), None, "3: routeDORequest serves /gateway/{binding}/{instance}"),
+    "empty_instance": ((404,), None,
+                       "3: routeDORequest needs /gateway/{binding}/{instance}, all three"),
+    "bad_origin": ((403,), "origin not allowed", "3 step 1: the CORS allowlist"),
+    "no_token": ((401,), None, "3 step 2: no lmz.access-token subprotocol"),
+    "forged_token": ((401,), None, "3 step 2: the signature does not verify"),
+    "no_upgrade_header": ((426,), None, "1.1 step 1: no Upgrade: websocket"),
+    "instance_without_tab": ((403,), "invalid instance name format",
                              "1.1 step 5: onBeforeAccept requires sub.tabId"),
-    "identity_mismatch": (403, "identity mismatch",
+    "identity_mismatch": ((403,), "identity mismatch",
                           "1.1 step 5: the instance's prefix is not the token's sub"),
-    "envelope_version": (200, "unsupported rpc envelope version: 2",
+    "wrong_audience": ((401,), None, "3 step 2: aud / iss mismatch, or no sub -> 401"),
+    "no_subject": ((401,), None, "3 step 2: aud / iss mismatch, or no sub -> 401"),
+    "envelope_version": ((200,), "unsupported rpc envelope version: 2",
                          "1.5 step 1: version !== 1, answered as $error"),
-    "unknown_operation": (404, None, "1.5: a gateway serves __executeOperation only"),
+    "unknown_operation": ((404,), None, "1.5: a gateway serves __executeOperation only"),
+    "worker_unknown_path": ((404,), None,
+                            "1.7 step 3: the Worker binding serves __executeOperation only"),
+    "refresh_wrong_method": ((404, 405), None,
+                             "3, token lifetimes: the refresh endpoint is a POST; anything "
+                             "else is not served (and rotates nothing)"),
 }
+
+PROBE_ANSWER_BOUND: Time = 15 * SECOND
+"""A probe is answered within a round trip, or, for an upgrade the Worker forwards to a
+gateway, within the transport's 10 s connect timeout; 15 s leaves room for either."""
 
 
 def _error_message(body: Any) -> str:
@@ -1456,14 +1640,21 @@ def _error_message(body: Any) -> str:
 
 
 class MalformedInputAnswered(_Problem):
-    """Books: the kind of each probe the prober sent (its ``probe.sent`` notes); the answer
-    is the prober's next input for that socket or request."""
+    """Books: the kind, target and send time of each probe the prober sent (its
+    ``probe.sent`` notes and the request that follows); the answer is the prober's next
+    input for that socket or request. And when each host last crashed, which excuses a
+    probe that was in flight to it (or to a gateway an upgrade is forwarded to)."""
 
     def reset(self) -> None:
         super().reset()
         self.kinds: dict[str, str] = {}
+        self.sent: dict[str, tuple[Time, str]] = {}  # probe id -> (sent at, target host)
+        self.crashed: dict[str, Time] = {}  # host -> last crash or eviction
 
     def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type in ("crash", "evict"):
+            self.crashed[rec.data.get("host", "")] = rec.t
+            return
         if rec.actor != PROBER:
             return
         data = rec.data
@@ -1472,16 +1663,23 @@ class MalformedInputAnswered(_Problem):
             if note[0] == "probe.sent":
                 self.kinds[note[1]["id"]] = note[1]["kind"]
             return
+        if rec.kind == OUT and rec.type in ("OpenConnection", "HttpRequest"):
+            key = data.get("conn", data.get("req"))
+            if key in self.kinds:
+                self.sent[key] = (rec.t, str(data.get("to")))
+            return
         if rec.kind != IN:
             return
         key = data.get("conn", data.get("req"))
+        self.sent.pop(str(key), None)
         kind = self.kinds.pop(str(key), None) if isinstance(key, str) else None
         if kind is None or kind not in DOCUMENTED_ANSWERS:
             return
-        status, phrase, where = DOCUMENTED_ANSWERS[kind]
+        statuses, phrase, where = DOCUMENTED_ANSWERS[kind]
+        allowed = " or ".join(str(s) for s in statuses)
         if rec.type == "WsOpened":
             self.found(rec.t, f"probe {kind} was accepted as a WebSocket; spec {where}: "
-                              f"{status}")
+                              f"{allowed}")
             return
         if rec.type == "WsRejected":
             got, text = data.get("status"), str(data.get("reason") or "")
@@ -1489,22 +1687,37 @@ class MalformedInputAnswered(_Problem):
             got, text = data.get("status"), _error_message(data.get("body"))
         else:
             return  # unreachable (a crashed host, a closed socket): no answer to judge
-        if got == 0:
-            return
-        if got != status or (phrase is not None and phrase not in text.lower()):
+        if got == 0 and rec.type == "WsRejected":
+            return  # the kernel's "unreachable"; an HTTP answer 0 is an answer, and wrong
+        if got not in statuses or (phrase is not None and phrase not in text.lower()):
             self.found(rec.t, f"probe {kind} was answered {got} {text!r}; spec {where}: "
-                              f"{status}" + (f" {phrase!r}" if phrase else ""))
+                              f"{allowed}" + (f" {phrase!r}" if phrase else ""))
+
+    def _excused(self, sent_at: Time, target: str) -> bool:
+        """A host the probe may have been waiting on crashed since it was sent."""
+        return any(t >= sent_at and (host == target or host.startswith(p.GATEWAY_PREFIX))
+                   for host, t in self.crashed.items())
+
+    def judge(self, facts: Facts) -> str | None:
+        for key, (sent_at, target) in sorted(self.sent.items()):
+            if facts.now - sent_at > PROBE_ANSWER_BOUND and not self._excused(sent_at, target):
+                self.found(sent_at, f"probe {self.kinds.get(key, key)} to {target} got no "
+                                    f"answer in {format_duration(facts.now - sent_at)}; a "
+                                    "malformed request is refused, not left hanging")
+                break
+        return self.problem
 
 
 MALFORMED_INPUT_ANSWERED = MalformedInputAnswered(
     "lumenize.malformed_input_answered",
-    "every malformed or unexpected request gets its documented refusal",
+    "every malformed or unexpected request gets its documented refusal, within a round trip",
     "safety",
     doc="#13 terminal means terminal and #12 the server enforces: the edge refuses what it "
         "must, with the status the client (or operator) can act on. The table "
         "DOCUMENTED_ANSWERS gives each probe's answer and its section of lumenize-mesh.md; "
-        "an upgrade that opens is always wrong. A probe that gets no answer (its target "
-        "crashed) is not judged.",
+        "an upgrade that opens is always wrong, and so is silence: a probe whose target "
+        "stayed up must be answered within PROBE_ANSWER_BOUND (15 s). A probe whose target "
+        "(or, for an upgrade, a gateway) crashed while it was in flight is not judged.",
 )
 
 
@@ -1515,42 +1728,938 @@ class RevokedRefreshStaysRevoked(_Problem):
     def reset(self) -> None:
         super().reset()
         self.cookie: dict[str, Any] = {}  # req -> the cookie it presented
-        self.rotated: set[str] = set()
         self.restarted_since: dict[str, bool] = {}  # cookie -> a restart came after
+        self.failing = False  # the service is in 'error' mode (a process setting)
 
     def observe(self, rec: TraceRecord) -> None:
-        if rec.kind == FAULT and rec.type == "restart" and rec.data.get("host") == p.AUTH:
-            for cookie in self.restarted_since:
-                self.restarted_since[cookie] = True
+        if rec.kind == FAULT and rec.type in ("crash", "restart") \
+                and rec.data.get("host") == p.AUTH:
+            self.failing = False
+            if rec.type == "restart":
+                for cookie in self.restarted_since:
+                    self.restarted_since[cookie] = True
             return
         if rec.actor != p.AUTH:
             return
         data = rec.data
-        if rec.kind == IN and rec.type == "HttpRequestReceived" \
-                and data.get("path") == p.REFRESH_PATH:
+        if rec.kind == IN and rec.type == "AuthMode":
+            self.failing = data.get("mode") == "error"
+        elif rec.kind == IN and rec.type == "HttpRequestReceived" \
+                and data.get("method") == "POST" and data.get("path") == p.REFRESH_PATH:
             self.cookie[data["req"]] = p.header(data.get("headers") or {}, "Cookie")
         elif rec.kind == OUT and rec.type == "HttpRespond":
             cookie = self.cookie.pop(data.get("req"), None)
-            if not isinstance(cookie, str) or data.get("status") != 200:
+            if not isinstance(cookie, str):
                 return
-            if cookie in self.restarted_since:
+            status = data.get("status")
+            if cookie in self.restarted_since and status != 401 \
+                    and not (self.failing and status == 503):
                 after = " after a restart of the service" if self.restarted_since[cookie] \
                     else ""
-                self.found(rec.t, f"the token service accepted refresh cookie {cookie!r} "
-                                  f"again{after}, although it rotated it before")
-            self.restarted_since[cookie] = False
+                self.found(rec.t, f"the token service answered refresh cookie {cookie!r} "
+                                  f"{status}{after}, although it rotated it before: a revoked "
+                                  "cookie gets 401")
+            if status == 200:
+                self.restarted_since[cookie] = False
 
 
 REVOKED_REFRESH_STAYS_REVOKED = RevokedRefreshStaysRevoked(
     "lumenize.revoked_refresh_stays_revoked",
-    "a refresh cookie the token service rotated never mints again, across restarts",
+    "a refresh cookie the token service rotated is refused 401 ever after, across restarts",
     "safety",
     doc="#10 single-flight refresh relies on it and #3 epoch fencing asks it of a restart: "
         "spec 3, token lifetimes: the refresh token rotates, revoked on each use, and a "
         "revoked cookie gets 401; the rows live in durable storage, so a crash and restart "
-        "of the service revokes nothing back. Judged at the service: any request that "
-        "presents a cookie it answered 200 before must not be answered 200 again. The "
-        "driver's probe step replays one (replay_refresh).",
+        "of the service revokes nothing back. Judged at the service: any refresh that "
+        "presents a cookie it answered 200 before is answered 401 (a definitive refusal the "
+        "client acts on; 503 only while the service is failing, 'error' mode). The driver's "
+        "probe step replays one (replay_refresh).",
+)
+
+
+# ---------------------------------------------------------------------------- tokens
+def _refresh_request(rec: TraceRecord) -> bool:
+    """A tab's ``refreshToken()`` exchange leaving for the token service."""
+    return (rec.kind == OUT and rec.type == "HttpRequest" and _is_client(rec)
+            and rec.data.get("to") == p.AUTH and rec.data.get("path") == p.REFRESH_PATH)
+
+
+class TokenServiceAnswersByMode(_Problem):
+    """Books, kept at the token service: its fault mode and access-token TTL as the inputs
+    set them (both reset by a restart: they are process settings), the mode and TTL each
+    refresh arrived under, and the TTL checks waiting for the config's default."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.mode = "ok"
+        self.ttl: int | None = None  # None: the config's access_ttl_s
+        self.arrived: dict[str, tuple[str, int | None]] = {}  # req -> (mode, ttl)
+        self.lifetimes: list[tuple[Time, int | None, Any, Any]] = []  # t, ttl, iat, exp
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type in ("crash", "restart") \
+                and rec.data.get("host") == p.AUTH:
+            self.mode, self.ttl = "ok", None
+            self.arrived.clear()
+            return
+        if rec.actor != p.AUTH:
+            return
+        data = rec.data
+        if rec.kind == IN:
+            if rec.type == "AuthMode":
+                self.mode = str(data.get("mode"))
+            elif rec.type == "SetTokenTtl":
+                self.ttl = data.get("ttl_s")
+            elif rec.type == "HttpRequestReceived" and data.get("method") == "POST" \
+                    and data.get("path") == p.REFRESH_PATH:
+                self.arrived[data["req"]] = (self.mode, self.ttl)
+            return
+        if rec.kind != OUT or rec.type != "HttpRespond" or data.get("req") not in self.arrived:
+            return
+        mode, ttl = self.arrived.pop(data["req"])
+        status = data.get("status")
+        expected = {"error": 503, "reject": 401}.get(mode)
+        if expected is not None and status != expected:
+            self.found(rec.t, f"the token service answered a refresh {status} in mode "
+                              f"{mode!r}; that mode answers {expected}")
+            return
+        if status != 200:
+            return
+        body = data.get("body") if isinstance(data.get("body"), dict) else {}
+        try:
+            claims = p.decode_token(str(body.get("access_token")))
+        except p.TokenError:
+            self.found(rec.t, "the token service answered a refresh 200 with an access "
+                              "token that does not decode")
+            return
+        if mode == "expired_tokens":
+            if not expired(claims.get("exp"), rec.t):
+                self.found(rec.t, f"in mode 'expired_tokens' the token service minted a "
+                                  f"token that is still valid (exp={claims.get('exp')})")
+        elif mode == "ok":
+            self.lifetimes.append((rec.t, ttl, claims.get("iat"), claims.get("exp")))
+
+    def judge(self, facts: Facts) -> str | None:
+        for t, ttl, iat, exp in self.lifetimes:
+            lifetime = facts.config.access_ttl_s if ttl is None else ttl
+            if not (isinstance(iat, int) and isinstance(exp, int)) or exp - iat != lifetime:
+                self.found(t, f"the token service minted an access token with iat={iat}, "
+                              f"exp={exp}; tokens last {lifetime} s")
+                break
+        self.lifetimes = []
+        return self.problem
+
+
+TOKEN_SERVICE_ANSWERS_BY_MODE = TokenServiceAnswersByMode(
+    "lumenize.token_service_answers_by_mode",
+    "the token service answers a refresh as its mode says: 503 while failing ('error'), "
+    "401 while rejecting, and otherwise tokens that last the configured TTL",
+    "safety",
+    doc="#10 and #11 need the token service to say what went wrong: spec 3, token "
+        "lifetimes (access tokens last access_ttl_s, 900 s, or what SetTokenTtl set), and "
+        "the fault modes the driver injects (AuthMode): 'error' is an outage, answered 503, "
+        "which a client must take for a transient failure (spec 2.3); 'reject' refuses every "
+        "cookie, 401, a definitive answer; 'expired_tokens' mints tokens already expired. "
+        "The mode and TTL are kept from the service's inputs and reset by a crash or "
+        "restart (process settings, not storage).",
+)
+
+
+class LoginRequiredOnRefusal(_Problem):
+    """Books: each tab's refresh exchanges, its current socket (its last OpenConnection),
+    the refusal it is handling (a refresh answered 401/403, or, with fix
+    rejected_upgrade_terminal, an upgrade of its current socket refused 403) until it has
+    called onLoginRequired, and refusals it handled without calling it."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.refreshes: set[str] = set()
+        self.current: dict[str, str] = {}
+        self.refused: dict[str, tuple[Time, str, bool]] = {}  # client -> (t, what, gate)
+        self.silent: list[tuple[Time, str, str, bool]] = []
+
+    def _handled(self, client: str) -> None:
+        refused = self.refused.pop(client, None)
+        if refused is not None:
+            self.silent.append((refused[0], client, refused[1], refused[2]))
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self._handled(client)
+            if rec.type == "HttpResponse" and data.get("req") in self.refreshes \
+                    and data.get("status") in (401, 403):
+                self.refused[client] = (rec.t, f"a refresh answered {data['status']}", False)
+            elif rec.type == "WsRejected" and data.get("status") == 403 \
+                    and data.get("conn") == self.current.get(client):
+                self.refused[client] = (rec.t, "an upgrade refused 403 by the access gate",
+                                        True)
+            return
+        if _refresh_request(rec):
+            self.refreshes.add(data["req"])
+        elif rec.kind == OUT and rec.type == "OpenConnection":
+            self.current[client] = data["conn"]
+        else:
+            note = _note(rec)
+            if note is not None and note[0] == "login_required":
+                self.refused.pop(client, None)
+
+    def judge(self, facts: Facts) -> str | None:
+        for client in sorted(self.refused):
+            self._handled(client)
+        gate_visible = facts.config.fixed("rejected_upgrade_terminal")
+        for t, client, what, gate in self.silent:
+            if gate and not gate_visible:
+                continue  # faithful: the browser sees 1006 and retries (spec 2.1, 6)
+            self.found(t, f"{client} got {what} and did not call onLoginRequired: the app "
+                          "is never told the user must log in again")
+            break
+        self.silent = []
+        return self.problem
+
+
+LOGIN_REQUIRED_ON_REFUSAL = LoginRequiredOnRefusal(
+    "lumenize.login_required_on_refusal",
+    "a refresh refused 401/403 (and, with fix rejected_upgrade_terminal, an upgrade refused "
+    "403 by the access gate) ends in onLoginRequired at once, not in silence",
+    "safety",
+    doc="#11 no refresh/logout loop and #13 terminal means terminal, seen from the app: "
+        "spec 2.3, a refresh answered 401/403 is a LoginRequiredError; spec 2.1, "
+        "connectInternal throwing it, or the 4401 path's refresh failing, ends in "
+        "'disconnected' and onLoginRequired. Spec 6 lists 'a first-connect 401 was swallowed "
+        "into endless reconnects' as a bug fixed once. With fix rejected_upgrade_terminal the "
+        "client sees an upgrade's 403 too. Judged in the step that handles the refusal.",
+)
+
+
+class TransientRefreshNotTerminal(_Problem):
+    """Books: the reason of each tab's refresh exchange (its refresh.started note and the
+    request after it), the transient failure the tab is handling (an answer other than 2xx,
+    401 and 403, or no answer at all), and the login prompts it gave while handling one."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.reason: dict[str, str] = {}  # client -> reason of the refresh being started
+        self.refreshes: dict[str, str] = {}  # req -> reason
+        self.failing: dict[str, tuple[str, str]] = {}  # client -> (reason, what)
+        self.prompts: list[tuple[Time, str, str, str]] = []  # t, client, reason, what
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self.failing.pop(client, None)
+            reason = self.refreshes.pop(str(data.get("req")), None)
+            if reason is None:
+                return
+            if rec.type == "HttpFailed":
+                self.failing[client] = (reason, f"no answer ({data.get('reason')})")
+            elif rec.type == "HttpResponse" and data.get("status") not in (401, 403) \
+                    and not 200 <= int(data.get("status") or 0) < 300:
+                self.failing[client] = (reason, f"an answer {data.get('status')}")
+            return
+        if _refresh_request(rec):
+            self.refreshes[data["req"]] = self.reason.pop(client, "")
+            return
+        note = _note(rec)
+        if note is None:
+            return
+        if note[0] == "refresh.started":
+            self.reason[client] = str(note[1].get("reason"))
+        elif note[0] == "login_required" and client in self.failing:
+            reason, what = self.failing[client]
+            self.prompts.append((rec.t, client, reason, what))
+
+    def judge(self, facts: Facts) -> str | None:
+        retried = facts.config.fixed("reauth_retries_transient_failure")
+        for t, client, reason, what in self.prompts:
+            if reason == "token_expired" and not retried:
+                continue  # faithful: any failure on the 4401 path is terminal (case 82)
+            self.found(t, f"{client} called onLoginRequired after its refresh ({reason}) got "
+                          f"{what}: an outage of the token service is not a refusal")
+            break
+        self.prompts = []
+        return self.problem
+
+
+TRANSIENT_REFRESH_NOT_TERMINAL = TransientRefreshNotTerminal(
+    "lumenize.transient_refresh_not_terminal",
+    "a refresh that fails without a 401/403 (the token service answering 5xx in 'error' "
+    "mode, down, or unreachable) never ends in onLoginRequired",
+    "safety",
+    doc="#11: only a definitive refusal logs a user out. Spec 2.3: any non-OK status other "
+        "than 401/403, and a network failure, are a plain Error, transient on connect and "
+        "reconnect (scheduleReconnect, spec 2.1). On the 4401 path the real client treats any "
+        "failure as terminal (case 82); fix reauth_retries_transient_failure makes it "
+        "transient there too, so that path is judged only with the fix on.",
+)
+
+
+class RefreshRetryBacksOff(_Problem):
+    """Books: each tab's refresh exchanges, and the tab whose refresh last failed
+    transiently, until something that may legitimately start another refresh happens to it
+    (its reconnect timer, a wake-up or connect(), a socket event)."""
+
+    #: Inputs after which a tab may refresh again: the backoff timer, the user, the network.
+    AGAIN = frozenset({"WakeUp", "ClientConnect", "WsClosed", "WsRejected", "WsOpened",
+                       "Start"})
+
+    def reset(self) -> None:
+        super().reset()
+        self.refreshes: set[str] = set()
+        self.failed: dict[str, Time] = {}  # client -> when its refresh failed
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            if rec.type in self.AGAIN or (rec.type == "TimerFired"
+                                          and data.get("key") == "reconnect"):
+                self.failed.pop(client, None)
+            elif data.get("req") in self.refreshes:
+                self.refreshes.discard(data["req"])
+                status = int(data.get("status") or 0)
+                if rec.type == "HttpFailed" or (status not in (401, 403)
+                                                and not 200 <= status < 300):
+                    self.failed[client] = rec.t
+                else:
+                    self.failed.pop(client, None)
+            return
+        if _refresh_request(rec):
+            self.refreshes.add(data["req"])
+            return
+        note = _note(rec)
+        if note is not None and note[0] == "refresh.started" and client in self.failed:
+            self.found(rec.t, f"{client} started a refresh ({note[1].get('reason')}) "
+                              f"{format_duration(rec.t - self.failed[client])} after one "
+                              "failed, without waiting for its backoff")
+
+
+REFRESH_RETRY_BACKS_OFF = RefreshRetryBacksOff(
+    "lumenize.refresh_retry_backs_off",
+    "after a refresh fails transiently, the tab starts no other refresh until its "
+    "reconnect timer fires or the user or the network gives it a new reason",
+    "safety",
+    doc="#11 no refresh loop and #15 load on a failing service: spec 2.1, connectInternal "
+        "throwing a plain Error (5xx, network) runs scheduleReconnect, and the next attempt, "
+        "which refreshes, waits for the backoff timer; fix reauth_retries_transient_failure "
+        "backs off the 4401 path's failure the same way. Refreshes a tab may start without "
+        "waiting: after a wake-up or connect() (reconnectNow), or in answer to a socket "
+        "event (a 4401 close, a 401 upgrade under fix rejected_upgrade_terminal).",
+)
+
+
+class FreshTokenUsed(_Problem):
+    """Books: each tab's refresh exchanges, and the tab handling a refresh that succeeded,
+    for the rest of that step."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.refreshes: set[str] = set()
+        self.refreshed: dict[str, Time] = {}
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self.refreshed.pop(client, None)
+            if rec.type == "HttpResponse" and data.get("req") in self.refreshes \
+                    and data.get("status") == 200:
+                self.refreshed[client] = rec.t
+            return
+        if _refresh_request(rec):
+            self.refreshes.add(data["req"])
+        elif rec.type == "SetTimer" and data.get("key") == "reconnect" \
+                and client in self.refreshed:
+            self.found(rec.t, f"{client} got a fresh token and backed off instead of "
+                              "connecting with it")
+
+
+FRESH_TOKEN_USED = FreshTokenUsed(
+    "lumenize.fresh_token_used",
+    "a refresh that succeeds is never answered by backing off: the attempts awaiting it go "
+    "on to connect",
+    "safety",
+    doc="#14 reconnect bound: spec 2.3, connectInternal awaits the refresh (and the tab-id "
+        "probe) and then creates the WebSocket; only a refresh that throws schedules a "
+        "reconnect (2.1). The 4401 path's success runs connectInternal at once (2.1). "
+        "Judged in the step that handles the 200.",
+)
+
+
+class ForcedReauth(_Problem):
+    """Books per tab, kept from the trace: its backoff counter since the last reset (as
+    :class:`ReconnectDelaysBounded` keeps it), whether its cycle (since its last socket
+    opened) already reached the forced re-auth, whether a refresh succeeded since, and
+    whether its next upgrade must show it."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.count: Counter[str] = Counter()
+        self.state: dict[str, str] = {}
+        self.forced: set[str] = set()  # cycle reached the forced re-auth
+        self.refreshed: set[str] = set()  # a refresh succeeded since
+        self.due: dict[str, Time] = {}  # next upgrade must carry a fresh token (or none)
+        self.refreshes: set[str] = set()
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            if rec.type == "WsOpened":
+                self.count[client] = 0
+                self.forced.discard(client)
+                self.due.pop(client, None)
+            elif rec.type == "WakeUp":
+                state = self.state.get(client, "disconnected")
+                if state == "reconnecting" or (data.get("kind") == "online"
+                                               and state == "disconnected"):
+                    self.count[client] = 0
+            elif rec.type == "HttpResponse" and data.get("req") in self.refreshes \
+                    and data.get("status") == 200:
+                self.refreshed.add(client)
+            return
+        if _refresh_request(rec):
+            self.refreshes.add(data["req"])
+        elif rec.type == "SetTimer" and data.get("key") == "reconnect":
+            if self.count[client] >= 1 and client not in self.forced:
+                self.forced.add(client)
+                self.refreshed.discard(client)
+                self.due[client] = rec.t
+            self.count[client] += 1
+        elif rec.type == "OpenConnection":
+            due = self.due.pop(client, None)
+            token = worker_token(data.get("request"))
+            if due is not None and token is not None and client not in self.refreshed:
+                self.found(rec.t, f"{client} failed twice in a row since its socket opened "
+                                  f"(t={format_time(due)}) and still presents the token it "
+                                  "had, with no refresh since: the forced re-auth was skipped")
+        else:
+            note = _note(rec)
+            if note is not None and note[0] == "state":
+                self.state[client] = str(note[1].get("to"))
+
+
+def worker_token(request: Any) -> str | None:
+    """The JWT an upgrade request carries as ``lmz.access-token.<jwt>``."""
+    protocols = request.get("protocols") if isinstance(request, dict) else None
+    for proto in protocols or ():
+        if isinstance(proto, str) and proto.startswith(p.TOKEN_PROTOCOL_PREFIX):
+            return proto.removeprefix(p.TOKEN_PROTOCOL_PREFIX) or None
+    return None
+
+
+FORCED_REAUTH = ForcedReauth(
+    "lumenize.forced_reauth",
+    "a tab whose second reconnect in a row is scheduled (since its socket last opened) "
+    "refreshes its token before its next upgrade",
+    "safety",
+    doc="#11: a retry loop on a token the server keeps refusing ends. Spec 2.2 step 1: "
+        "scheduleReconnect nulls a present token when attempts >= 1, once per cycle (re-armed "
+        "on open), so the next connect refreshes; spec 6 lists the loop it ended ('reconnecting "
+        "with an expired-but-present token looped forever', fixed by the exp - 30 check and "
+        "the forced re-auth). Judged from the upgrades the tab sends: the first one after "
+        "that point carries no token, or a token from a refresh that succeeded after it.",
+)
+
+
+class SubscriptionRequiredSignalled(_Problem):
+    """Books: the connection_status frame each tab is handling, and whether it called
+    onSubscriptionRequired (its ``subscription_required`` note) while handling it."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.status: dict[str, tuple[Time, bool, bool]] = {}  # t, flag, signalled
+
+    def _handled(self, client: str) -> None:
+        status = self.status.pop(client, None)
+        if status is not None and status[1] != status[2]:
+            t, flag, _signalled = status
+            self.found(t, f"{client} got connection_status subscriptionRequired="
+                          f"{str(flag).lower()} and "
+                          f"{'did not call' if flag else 'called'} onSubscriptionRequired")
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client = rec.actor
+        if rec.kind == IN:
+            self._handled(client)
+            frame = rec.data.get("data") if rec.type == "WsMessage" else None
+            if isinstance(frame, dict) and frame.get("type") == "connection_status":
+                self.status[client] = (rec.t, frame.get("subscriptionRequired") is True, False)
+            return
+        note = _note(rec)
+        if note is not None and note[0] == "subscription_required":
+            status = self.status.get(client)
+            if status is None:
+                self.found(rec.t, f"{client} called onSubscriptionRequired with no "
+                                  "connection_status to say so")
+            else:
+                self.status[client] = (status[0], status[1], True)
+
+    def judge(self, facts: Facts) -> str | None:
+        for client in sorted(self.status):
+            self._handled(client)
+        return self.problem
+
+
+SUBSCRIPTION_REQUIRED_SIGNALLED = SubscriptionRequiredSignalled(
+    "lumenize.subscription_required_signalled",
+    "a tab calls onSubscriptionRequired exactly when a connection_status tells it "
+    "subscriptionRequired: true",
+    "safety",
+    doc="#4 explicit discontinuity, delivered to the app: spec 2.1, connection_status makes "
+        "the client connected, flushes the queue, then calls onSubscriptionRequired() if the "
+        "flag is true, and only then. The app's resubscription hangs on that callback, and a "
+        "callback on every reconnect would resubscribe (and reload) for nothing. Judged in "
+        "the step that handles the frame, from the frame the tab received.",
+)
+
+
+class IncomingCallRuns(_Problem):
+    """Books: the incoming_call frames each tab is handling (from the frame it received),
+    until it reports running the call's @mesh method (its ``incoming.handled`` note)."""
+
+    #: The modelled app's @mesh methods: each succeeds (ping returns its argument,
+    #: handleUpdate applies the document).
+    APP_METHODS = frozenset({"ping", "handleUpdate"})
+
+    def reset(self) -> None:
+        super().reset()
+        self.arrived: dict[str, tuple[Time, str, Any]] = {}  # client -> (t, callId, method)
+        self.methods: dict[str, Any] = {}  # callId -> method, until answered
+
+    def _handled(self, client: str) -> None:
+        arrived = self.arrived.pop(client, None)
+        if arrived is not None:
+            t, call_id, method = arrived
+            self.found(t, f"{client} received incoming_call {call_id} ({method}) and did not "
+                          "run it")
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client = rec.actor
+        if rec.kind == IN:
+            self._handled(client)
+            frame = rec.data.get("data") if rec.type == "WsMessage" else None
+            if isinstance(frame, dict) and frame.get("type") == "incoming_call":
+                chain = frame.get("chain") if isinstance(frame.get("chain"), dict) else {}
+                self.arrived[client] = (rec.t, str(frame.get("callId")), chain.get("method"))
+                self.methods[str(frame.get("callId"))] = chain.get("method")
+            return
+        frame = rec.data.get("data") if rec.kind == OUT and rec.type == "Send" else None
+        if isinstance(frame, dict) and frame.get("type") == "incoming_call_response":
+            method = self.methods.pop(str(frame.get("callId")), None)
+            if method in self.APP_METHODS and frame.get("success") is not True:
+                self.found(rec.t, f"{client} answered incoming {method} "
+                                  f"{frame.get('callId')} with success: "
+                                  f"{frame.get('success')}; the app's {method} succeeds")
+        note = _note(rec)
+        arrived = self.arrived.get(client)
+        if note is not None and note[0] == "incoming.handled" and arrived is not None \
+                and str(note[1].get("callId")) == arrived[1]:
+            del self.arrived[client]
+
+    def judge(self, facts: Facts) -> str | None:
+        for client in sorted(self.arrived):
+            self._handled(client)
+        return self.problem
+
+
+INCOMING_CALL_RUNS = IncomingCallRuns(
+    "lumenize.incoming_call_runs",
+    "every incoming_call a tab receives runs its @mesh method (or is refused by "
+    "onBeforeCall) in the step it arrives, whatever the tab's state, and the app's methods "
+    "(ping, handleUpdate) answer success",
+    "safety",
+    doc="#6 and #1: a call the gateway delivered is executed. Spec 2.5: on incoming_call the "
+        "client sets the call context, runs onBeforeCall, executes the @mesh chain and "
+        "answers if its socket is OPEN; nothing waits for connection_status, and spec 1.1 "
+        "step 9 releases calls parked during grace before connection_status is sent. That "
+        "it runs at most once is lumenize.parked_call_delivered_once's business.",
+)
+
+
+class DocumentServedAsPublished(_Problem):
+    """Books, kept at ``doc/main``: how many updates it took (its ``Publish`` inputs and
+    ``update`` RPCs) and the last content, against every handleUpdate it fans out."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.updates = 0
+        self.content: Any = ""
+        self.received: list[Any] = []  # the Publish inputs doc/main got, in order
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.actor != p.DEFAULT_DOCUMENT:
+            return
+        data = rec.data
+        if rec.kind == IN:
+            if rec.type == "Publish":
+                self.updates += 1
+                self.content = data.get("content")
+                self.received.append(data.get("content"))
+            elif rec.type == "HttpRequestReceived" and data.get("path") == p.EXECUTE_OPERATION:
+                body = data.get("body") if isinstance(data.get("body"), dict) else {}
+                chain = body.get("chain") if isinstance(body.get("chain"), dict) else {}
+                if body.get("version") == 1 and chain.get("method") == "update" \
+                        and chain.get("args"):
+                    self.updates += 1
+                    self.content = str(chain["args"][0])
+            return
+        if rec.kind == OUT and rec.type == "HttpRequest":
+            body = data.get("body") if isinstance(data.get("body"), dict) else {}
+            chain = body.get("chain") if isinstance(body.get("chain"), dict) else {}
+            if chain.get("method") != "handleUpdate":
+                return
+            expected = [self.content, self.updates]
+            args = list(chain.get("args") or [])
+            if args != expected:
+                self.found(rec.t, f"doc/main fanned out handleUpdate{tuple(args)} after "
+                                  f"{self.updates} update(s), the last {self.content!r}: "
+                                  f"expected handleUpdate{tuple(expected)}")
+
+    def judge(self, facts: Facts) -> str | None:
+        published = list(_stats(facts).published)
+        if self.problem is None and published != self.received:
+            self.found(facts.now, f"the app published {published}, but doc/main received "
+                                  f"{self.received}")
+        return self.problem
+
+
+DOCUMENT_SERVED_AS_PUBLISHED = DocumentServedAsPublished(
+    "lumenize.document_served_as_published",
+    "every document the app publishes reaches the broadcaster, and every fan-out carries "
+    "it as published: the last content, and version k after k updates",
+    "safety",
+    doc="#1 gap-free, ordered delivery: Nebula's broadcaster fans each change out as "
+        "handleUpdate(content, version), with the version counting the changes, so a "
+        "subscriber that sees a version jump knows it missed one. The updates are counted "
+        "from what reached the broadcaster (publishes and update RPCs), across evictions "
+        "(content and version are durable); what the app published (the driver's "
+        "broadcasts, in LumenizeStatistics.published) must be what reached it.",
+)
+
+
+class RefreshCookieRotated(_Problem):
+    """Books: the refresh cookie the token service last gave each tab (a 200 answer to its
+    refresh), against the cookie each later refresh presents."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.refreshes: set[str] = set()
+        self.given: dict[str, str] = {}
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            if rec.type == "HttpResponse" and data.get("req") in self.refreshes \
+                    and data.get("status") == 200 and isinstance(data.get("body"), dict) \
+                    and isinstance(data["body"].get("refresh_token"), str):
+                self.given[client] = data["body"]["refresh_token"]
+            return
+        if not _refresh_request(rec):
+            return
+        self.refreshes.add(data["req"])
+        cookie = p.header(data.get("headers") or {}, "Cookie")
+        given = self.given.get(client)
+        if given is not None and cookie != given:
+            self.found(rec.t, f"{client} presented refresh cookie {cookie!r}, not {given!r}, "
+                              "the one the token service rotated it to")
+
+
+REFRESH_COOKIE_ROTATED = RefreshCookieRotated(
+    "lumenize.refresh_cookie_rotated",
+    "each refresh presents the refresh cookie the token service gave the tab last",
+    "safety",
+    doc="#10: rotation only works if the client keeps what it is given. Spec 3, token "
+        "lifetimes: the refresh token rotates, revoked on each use, so a tab that presents an "
+        "older one gets 401 and, as a definitive refusal, is logged out (which "
+        "lumenize.one_connected excuses). The cookie in force is the refresh_token of the "
+        "last 200 answer the tab received (a browser's cookie jar).",
+)
+
+
+PONG_BOUND: Time = 5 * SECOND
+"""A ping on a clean socket is answered within a round trip; 5 s is generous."""
+
+
+class PingAnswered(_Problem):
+    """Books: the pings each tab sent and the socket each went on (its ``Send`` of
+    ``lmz:ping``), the pongs that came back, and the link books for those sockets."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.links = LinkBooks()
+        self.pings: dict[str, Time] = {}  # conn -> oldest unanswered ping
+
+    def observe(self, rec: TraceRecord) -> None:
+        self.links.observe(rec)
+        data = rec.data
+        if _is_gateway(rec) and rec.kind == IN and rec.type == "WsMessage" \
+                and data.get("data") == p.PING:
+            self.found(rec.t, f"a ping on {data.get('conn')} woke {rec.actor}: pings are "
+                              "answered by the runtime, without waking the gateway")
+        elif _is_client(rec) and rec.kind == OUT and rec.type == "Send" \
+                and data.get("data") == p.PING:
+            self.pings.setdefault(data["conn"], rec.t)
+        elif _is_client(rec) and rec.kind == IN and rec.type == "WsMessage" \
+                and data.get("data") == p.PONG:
+            self.pings.pop(data["conn"], None)
+
+    def judge(self, facts: Facts) -> str | None:
+        for conn, t in sorted(self.pings.items()):
+            if facts.now - t > PONG_BOUND and self.links.clean(conn):
+                self.found(t, f"the ping sent on {conn} got no pong in "
+                              f"{format_duration(facts.now - t)}, on a socket no fault touched")
+                break
+        return self.problem
+
+
+PING_ANSWERED = PingAnswered(
+    "lumenize.ping_answered",
+    "every ping a tab sends on a socket no fault touches is answered lmz:pong by the "
+    "runtime, and no ping wakes its gateway",
+    "safety",
+    doc="Spec 1.1 step 8 and 2.5: on accept the gateway sets the WebSocket auto-response "
+        "lmz:ping -> lmz:pong, so the runtime answers the client's 30 s heartbeat without "
+        "waking the Durable Object (hibernation) and without the expiry check that a woken "
+        "object runs on every frame (spec 6: 'auto-responded pings never check exp').",
+)
+
+
+class CountersAgree(Monitor):
+    """Books: the Worker's forwards and refusals (its effects), and the token service's
+    refresh answers since it last started (its memory counters start again then)."""
+
+    def reset(self) -> None:
+        self.count: Counter[str] = Counter()
+        self.refreshes: set[str] = set()
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.kind == FAULT and rec.type in ("crash", "restart") \
+                and rec.data.get("host") == p.AUTH:
+            self.count["auth.issued"] = self.count["auth.refused"] = 0
+            return
+        if rec.kind == IN and rec.actor == p.AUTH and rec.type == "HttpRequestReceived" \
+                and rec.data.get("method") == "POST" and rec.data.get("path") == p.REFRESH_PATH:
+            self.refreshes.add(rec.data["req"])
+        elif rec.kind == IN and rec.type == "WsOpened" and _is_client(rec):
+            self.count[f"{rec.actor}.connects"] += 1
+        if rec.kind != OUT:
+            return
+        if rec.actor == WORKER and rec.type == "ForwardConnection":
+            self.count["worker.forwarded"] += 1
+        elif rec.actor == WORKER and rec.type == "RejectConnection":
+            self.count["worker.rejected"] += 1
+        elif _is_client(rec) and rec.type == "Note" \
+                and rec.data.get("event") == "login_required":
+            self.count[f"{rec.actor}.login_required"] += 1
+        elif rec.actor == p.AUTH and rec.type == "HttpRespond" \
+                and rec.data.get("req") in self.refreshes:
+            self.refreshes.discard(rec.data["req"])
+            ok = rec.data.get("status") == 200
+            self.count["auth.issued" if ok else "auth.refused"] += 1
+
+    def judge(self, facts: Facts) -> str | None:
+        stats = _stats(facts)
+        for name, reported in stats.counters:
+            if reported != self.count[name]:
+                return (f"{name} reports {reported}, but the trace shows "
+                        f"{self.count[name]}")
+        holding = {gw for gw, _conns in stats.gateway_sockets}
+        for gw, state in stats.gateway_states:
+            if (state == "connected") != (gw in holding):
+                return (f"{gw} reports state {state!r} while it holds "
+                        f"{'an' if gw in holding else 'no'} OPEN socket")
+        return None
+
+
+COUNTERS_AGREE = CountersAgree(
+    "lumenize.counters_agree",
+    "the statistics() counters of the Worker, the token service and each tab agree with "
+    "what they did (upgrades forwarded and refused, tokens issued and refreshes refused, "
+    "sockets opened and login prompts), and a gateway reports 'connected' exactly while it "
+    "holds an OPEN socket",
+    "safety",
+    doc="The inspection API is part of what a user reads (DESIGN: statistics() are documented "
+        "values notebooks and monitors read), so a counter that drifts from the traffic "
+        "misleads the person reading the run. The token service's counters live in memory "
+        "and start again when it restarts.",
+)
+
+
+class MeshCallHandled(_Problem):
+    """Books: the ``__executeOperation`` each gateway is handling, until, in that step, it
+    answers it, forwards it as ``incoming_call`` or reports it parked."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.arrived: dict[str, tuple[Time, str]] = {}  # gateway -> (t, req)
+
+    def _handled(self, gw: str) -> None:
+        arrived = self.arrived.pop(gw, None)
+        if arrived is not None:
+            self.found(arrived[0], f"{gw} neither answered, forwarded nor parked mesh call "
+                                   f"{arrived[1]} when it arrived")
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_gateway(rec):
+            return
+        gw, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self._handled(gw)
+            if rec.type == "HttpRequestReceived" and data.get("path") == p.EXECUTE_OPERATION:
+                self.arrived[gw] = (rec.t, str(data.get("req")))
+            return
+        arrived = self.arrived.get(gw)
+        if arrived is None or rec.kind != OUT:
+            return
+        frame = data.get("data") if rec.type == "Send" else None
+        note = _note(rec)
+        if (rec.type == "HttpRespond" and data.get("req") == arrived[1]) or (
+                isinstance(frame, dict) and frame.get("type") == "incoming_call") or (
+                note is not None and note[0] == "call.parked"
+                and note[1].get("req") == arrived[1]):
+            del self.arrived[gw]
+
+    def judge(self, facts: Facts) -> str | None:
+        for gw in sorted(self.arrived):
+            self._handled(gw)
+        return self.problem
+
+
+MESH_CALL_HANDLED = MeshCallHandled(
+    "lumenize.mesh_call_handled",
+    "every mesh->client call is forwarded, parked or refused in the step it arrives",
+    "safety",
+    doc="#6 and #17, at the gateway: spec 1.5 and the section 1 table, __executeOperation "
+        "forwards the call when connected, parks it (waitForReconnect) during grace, and "
+        "otherwise rejects it with ClientDisconnectedError; there is no fourth outcome. "
+        "Forwarding is the incoming_call frame, refusing the HTTP answer, parking the "
+        "gateway's report of it (a parked call has no effect of its own to see).",
+)
+
+
+class StaleTokenRefreshed(_Problem):
+    """Books: the input each tab is handling. An upgrade made in the step that started the
+    attempt (not one resumed by a refresh answer or the tab-id probe) shows the token the
+    attempt found in hand, which must not be within the refresh lead of its expiry."""
+
+    RESUMED = frozenset({"HttpResponse", "HttpFailed"})
+
+    def reset(self) -> None:
+        super().reset()
+        self.resumed: set[str] = set()
+        self.upgrades: list[tuple[Time, str, int]] = []  # t, client, exp of its token
+
+    def observe(self, rec: TraceRecord) -> None:
+        if not _is_client(rec):
+            return
+        client, data = rec.actor, rec.data
+        if rec.kind == IN:
+            self.resumed.discard(client)
+            if rec.type in self.RESUMED or (rec.type == "TimerFired"
+                                            and str(data.get("key")).startswith("tab_probe")):
+                self.resumed.add(client)
+            return
+        if rec.kind != OUT or rec.type != "OpenConnection" or client in self.resumed:
+            return
+        token = worker_token(data.get("request"))
+        try:
+            exp = p.decode_token(token).get("exp") if token else None
+        except p.TokenError:
+            return
+        if isinstance(exp, int):
+            self.upgrades.append((rec.t, client, exp))
+
+    def judge(self, facts: Facts) -> str | None:
+        lead = facts.config.refresh_lead_s  # spec 2.3: exp - 30 <= floor(now_s)
+        for t, client, exp in self.upgrades:
+            if exp - lead <= t // SECOND:
+                self.found(t, f"{client} connected with a token expiring at exp={exp}, within "
+                              f"{lead} s of now, instead of refreshing it first")
+                break
+        self.upgrades = []
+        return self.problem
+
+STALE_TOKEN_REFRESHED = StaleTokenRefreshed(
+    "lumenize.stale_token_refreshed",
+    "a connect attempt that finds its token within 30 s of expiry refreshes it before it "
+    "opens a socket",
+    "safety",
+    doc="#12 and the 'chat down after hours' loop of spec 6: spec 2.3, connectInternal calls "
+        "ensureFreshToken when needsTokenRefresh() is true (no token, or exp - 30 <= "
+        "floor(now_s)), so a socket is never opened on a token about to be refused. Judged on "
+        "upgrades made in the step that started the attempt; a token minted for the attempt "
+        "(it was resumed by the refresh answer) is used as it is, however short it lives.",
+)
+
+
+class SubscriberRowsReported(Monitor):
+    """Books: the subscriber rows of ``doc/main`` as its notes report them (rows added and
+    dropped), judged against the rows it holds; and the instances whose last call to it was
+    an unsubscribe (from the requests it received)."""
+
+    def reset(self) -> None:
+        self.rows: set[str] = set()
+        self.unsubscribed: set[str] = set()
+
+    def observe(self, rec: TraceRecord) -> None:
+        if rec.actor == p.DEFAULT_DOCUMENT and rec.kind == IN \
+                and rec.type == "HttpRequestReceived":
+            body = rec.data.get("body") if isinstance(rec.data.get("body"), dict) else {}
+            chain = body.get("chain") if isinstance(body.get("chain"), dict) else {}
+            callers = (body.get("callContext") or {}).get("callChain") or [{}]
+            caller = callers[0].get("instanceName") if isinstance(callers[0], dict) else None
+            if body.get("version") == 1 and caller:
+                if chain.get("method") == "unsubscribe":
+                    self.unsubscribed.add(str(caller))
+                elif chain.get("method") == "subscribe":
+                    self.unsubscribed.discard(str(caller))
+            return
+        note = _note(rec) if rec.actor == p.DEFAULT_DOCUMENT else None
+        if note is None:
+            return
+        event, d = note
+        if event == "subscriber.added":
+            self.rows.add(str(d.get("instanceName")))
+        elif event == "subscriber.dropped":
+            self.rows.discard(str(d.get("instanceName")))
+
+    def judge(self, facts: Facts) -> str | None:
+        rows = set(_stats(facts).rows)
+        kept = sorted(rows & self.unsubscribed)
+        if kept:
+            return f"doc/main still holds rows {kept}, whose last call was an unsubscribe"
+        if rows != self.rows:
+            unreported = sorted(rows ^ self.rows)
+            return (f"doc/main holds rows {sorted(rows)}, but its timeline reports "
+                    f"{sorted(self.rows)}: the change to {unreported} was never reported")
+        return None
+
+
+SUBSCRIBER_ROWS_REPORTED = SubscriberRowsReported(
+    "lumenize.subscriber_rows_reported",
+    "every change to the broadcaster's subscriber rows is reported (subscriber added or "
+    "dropped, with the reason), so the timeline's rows are the rows it holds; and an "
+    "unsubscribe removes the row",
+    "safety",
+    doc="#20 silent loss, for the person reading the run: a subscriber row dropped without a "
+        "trace is exactly what spec 6 'silent subscription loss' makes hard to find (case "
+        "86 checks the row through storage). The rows are read from the broadcaster after "
+        "every step, including after an eviction reloads them from storage, so a row that "
+        "was never stored, or dropped unreported, shows as a difference.",
 )
 
 
@@ -1559,6 +2668,7 @@ MONITORS: tuple[Monitor, ...] = (
     NO_EXPIRED_FRAME,
     NO_EXPIRED_INCOMING_CALL,
     MESH_CALL_SETTLES_ONCE,
+    MESH_CALL_HANDLED,
     CLIENT_CALL_SETTLES_ONCE,
     CALL_ID_ONCE,
     PARKED_CALL_DELIVERED_ONCE,
@@ -1566,6 +2676,26 @@ MONITORS: tuple[Monitor, ...] = (
     PROMPT_FIRST_RECONNECT,
     STALE_SOCKET_FENCED,
     SINGLE_FLIGHT_REFRESH,
+    CLIENT_CALL_RETURNS_RESULT,
+    MESH_CALL_RETURNS_RESULT,
+    GRACE_HIDES_SHORT_DROP,
+    RECONNECT_DELAYS_BOUNDED,
+    MALFORMED_INPUT_ANSWERED,
+    REVOKED_REFRESH_STAYS_REVOKED,
+    TOKEN_SERVICE_ANSWERS_BY_MODE,
+    LOGIN_REQUIRED_ON_REFUSAL,
+    TRANSIENT_REFRESH_NOT_TERMINAL,
+    REFRESH_RETRY_BACKS_OFF,
+    FRESH_TOKEN_USED,
+    FORCED_REAUTH,
+    SUBSCRIPTION_REQUIRED_SIGNALLED,
+    SUBSCRIBER_ROWS_REPORTED,
+    INCOMING_CALL_RUNS,
+    DOCUMENT_SERVED_AS_PUBLISHED,
+    REFRESH_COOKIE_ROTATED,
+    PING_ANSWERED,
+    COUNTERS_AGREE,
+    STALE_TOKEN_REFRESHED,
     NO_PINGPONG,
     REJECTED_UPGRADE_STOPS,
     HERD_DISPERSED,
@@ -1573,17 +2703,12 @@ MONITORS: tuple[Monitor, ...] = (
     MESH_CALLS_SETTLE,
     SUBSCRIBED_IN_ROWS,
     ONE_CONNECTED,
-    CLIENT_CALL_RETURNS_RESULT,
-    MESH_CALL_RETURNS_RESULT,
-    GRACE_HIDES_SHORT_DROP,
-    RECONNECT_DELAYS_BOUNDED,
-    MALFORMED_INPUT_ANSWERED,
-    REVOKED_REFRESH_STAYS_REVOKED,
     DOCUMENT_CONVERGES,
     RETURNED_WITHIN_GRACE,
     RESUBSCRIBED_AFTER_LOSS,
 )
-"""Every Lumenize monitor, in the order the catalogue lists them."""
+"""Every Lumenize monitor: safety first, then liveness, then sometimes, so that when a run is
+judged at its end a safety violation (which happened first) is the one reported."""
 
 __all__ = [
     "CALL_ID_ONCE",
@@ -1591,13 +2716,21 @@ __all__ = [
     "CLIENT_CALL_BOUND",
     "CLIENT_CALL_RETURNS_RESULT",
     "CLIENT_CALL_SETTLES_ONCE",
+    "COUNTERS_AGREE",
     "DOCUMENTED_ANSWERS",
     "DOCUMENT_CONVERGES",
+    "DOCUMENT_SERVED_AS_PUBLISHED",
+    "FORCED_REAUTH",
+    "FRESH_TOKEN_USED",
     "GRACE_HIDES_SHORT_DROP",
+    "GROWTH_ALPHA",
     "HERD_DISPERSED",
     "HERD_WINDOW",
+    "INCOMING_CALL_RUNS",
+    "LOGIN_REQUIRED_ON_REFUSAL",
     "MALFORMED_INPUT_ANSWERED",
     "MESH_CALLS_SETTLE",
+    "MESH_CALL_HANDLED",
     "MESH_CALL_RETURNS_RESULT",
     "MESH_CALL_SETTLES_ONCE",
     "MONITORS",
@@ -1607,16 +2740,29 @@ __all__ = [
     "ONE_CONNECTED",
     "ONE_OPEN_SOCKET",
     "PARKED_CALL_DELIVERED_ONCE",
+    "PING_ANSWERED",
+    "PONG_BOUND",
+    "PROBE_ANSWER_BOUND",
     "PROMPT_FIRST_RECONNECT",
     "RECONNECT_DELAYS_BOUNDED",
+    "REFRESH_COOKIE_ROTATED",
+    "REFRESH_RETRY_BACKS_OFF",
     "REJECTED_UPGRADE_STOPS",
     "RESUBSCRIBED_AFTER_LOSS",
     "RETURNED_WITHIN_GRACE",
     "REVOKED_REFRESH_STAYS_REVOKED",
     "SINGLE_FLIGHT_REFRESH",
     "STALE_SOCKET_FENCED",
+    "STALE_TOKEN_REFRESHED",
     "SUBSCRIBED_IN_ROWS",
+    "SUBSCRIBER_ROWS_REPORTED",
     "SUBSCRIPTION_REQUIRED",
+    "SUBSCRIPTION_REQUIRED_SIGNALLED",
+    "TOKEN_SERVICE_ANSWERS_BY_MODE",
+    "TRANSIENT_REFRESH_NOT_TERMINAL",
+    "backoff_ceiling",
     "client_of_conn",
     "expired",
+    "growth_p_value",
+    "worker_token",
 ]

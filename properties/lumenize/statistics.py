@@ -8,6 +8,7 @@ reaches into the world, and judging cannot change a run.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from attrs import frozen
 
@@ -30,6 +31,8 @@ class TabFacts:
     """Its current socket is OPEN at both ends, at its gateway, and it says ``connected``."""
     conn: str | None
     """Its current socket (``this.ws``), if any."""
+    document: tuple[Any, Any] = (None, None)
+    """The ``(version, content)`` of ``doc/main`` its app holds now (``None`` before any)."""
 
 
 @frozen
@@ -44,6 +47,17 @@ class LumenizeStatistics:
     """The ``doc/main`` broadcaster's subscriber rows (instanceNames), sorted."""
     gateway_sockets: tuple[tuple[str, tuple[str, ...]], ...]
     """Each gateway that holds a socket: the server ends it holds OPEN, oldest first."""
+    published: tuple[str, ...] = ()
+    """Every content the app published to ``doc/main`` (the driver's ``broadcast``), in
+    order: the source of truth a subscriber's document is judged against."""
+    gateway_states: tuple[tuple[str, str], ...] = ()
+    """Each gateway that is up, with the state its ``statistics()`` reports (connected,
+    grace, disconnected)."""
+    counters: tuple[tuple[str, int], ...] = ()
+    """The inspection counters the Worker, the token service and each open tab report now
+    through their ``statistics()`` (``worker.forwarded``, ``worker.rejected``,
+    ``auth.issued``, ``auth.refused``, ``<tab>.connects``, ``<tab>.login_required``); the
+    token service's are absent while it is down."""
 
     def tabs_of(self, user: int) -> Iterator[TabFacts]:
         return (tab for tab in self.tabs if tab.user == user)

@@ -207,3 +207,22 @@ def test_same_seed_same_trace_in_another_process() -> None:
                          text=True, check=True, env={"PYTHONHASHSEED": "123"})
     assert out.stdout.strip() == _busy_run(3)
 
+
+
+def test_two_wake_ups_open_one_socket() -> None:
+    """Two ``online`` wake-ups while reconnecting, an awaited call queued: faithfully the
+    second opens another socket, the first one's connection_status flushes the call onto
+    it before it opens, and the call never settles; with one_connect_in_flight the second
+    wake-up closes the first socket while it is still CONNECTING and the call is answered."""
+    from gatewaysim.properties.lumenize import PACK
+    from gatewaysim.properties.run import RunSpec
+    from gatewaysim.properties.steps import Step
+
+    steps = [Step("advance", {"ms": 1000}), Step("drop", {"client": 0}),
+             Step("advance", {"ms": 100}), Step("client_call", {"client": 0, "awaited": True}),
+             Step("wake", {"client": 0, "kind": "online"}),
+             Step("wake", {"client": 0, "kind": "online"})]
+    spec = RunSpec.of(PACK, steps, variant="faithful")
+    found = spec.execute().violation
+    assert found is not None and found.invariant_id == "lumenize.client_calls_settle", found
+    assert spec.under("fixed").execute().violation is None

@@ -1,5 +1,6 @@
 """The fault-plan pass: deletes, merges and weakens while the same invariant still fails,
-within its own replay budget, the same way every time."""
+within its own replay budget, the same way every time; and a zoo hunt shrinks the run it
+found with budgets of its own, saying when they ran out."""
 
 from __future__ import annotations
 
@@ -69,3 +70,66 @@ def test_written_failure_files_match_the_published_schema(name: str, tmp_path: P
     data = json.loads(finding.path.read_text())
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
     assert data["shrunk"] is True
+
+
+def _on(name: str, client: int = 0, **args: object) -> Step:
+    return Step(name, {"client": client, **args})
+
+
+#: The run a seeded search of ``mutant:no_stale_close_guard`` stopped at (dev profile): 23
+#: steps, most of them noise around the two wake-ups that show the bug.
+NO_STALE_CLOSE_GUARD_AS_FOUND = [
+    _on("wake", kind="online"), _on("drop"), _on("drop", 3), _on("open_tab"),
+    Step("wait", {"minutes": 4}), _on("client_call", awaited=True), Step("wait", {"minutes": 12}),
+    _on("open_tab"), _on("drop"), Step("wait", {"minutes": 13}), _on("drop"),
+    Step(A, {"ms": 13482}), _on("half_open", believer="server"), _on("wake", kind="online"),
+    _on("open_tab"), _on("drop", 1), _on("wake", kind="online"),
+    _on("client_call", 2, awaited=True), _on("wake", 3, kind="focus"),
+    Step("probe", {"kind": "envelope_version"}), _on("close_tab", 3),
+    _on("wake", kind="visible"), Step(A, {"ms": 394})]
+
+
+def test_a_long_run_of_a_zoo_mutant_shrinks_to_a_few_steps_with_the_same_invariant() -> None:
+    variant = "mutant:no_stale_close_guard"
+    spec = RunSpec.of("lumenize", NO_STALE_CLOSE_GUARD_AS_FOUND, variant=variant)
+    found = spec.execute().violation
+    assert found is not None and found.invariant_id == "lumenize.stale_socket_fenced"
+    shrunk = shrink(spec, found)
+    assert shrunk.complete and len(shrunk.steps) <= 6, shrunk.steps
+    assert shrunk.violation.invariant_id == found.invariant_id
+    again = spec.with_steps(shrunk.steps)
+    assert again.execute().violation == shrunk.violation
+    assert again.under("fixed").execute().violation is None  # it is the planted bug
+    for i in range(len(shrunk.steps)):  # and every step left is needed
+        fewer = again.with_steps(shrunk.steps[:i] + shrunk.steps[i + 1:])
+        assert fewer.execute().violation is None, i
+
+
+def test_a_hunt_shrinks_the_run_it_found_within_budgets_of_its_own() -> None:
+    from gatewaysim.properties.lumenize.zoo import hunt
+
+    variant = "mutant:call_response_inverted"
+    full = hunt(variant, 50, seed=0, profile="ci", hypothesis_replays=200)  # it needs ~100
+    assert full.invariant_id == "lumenize.client_call_returns_result"
+    assert full.shrunk and full.hypothesis_complete
+    assert len(full.steps) < full.found_steps and len(full.steps) <= 6
+    again = RunSpec.of("lumenize", full.steps, variant=variant).execute().violation
+    assert again == full.violation
+    # Budgets too small to finish: the same search, a longer run, and the hunt says so.
+    cut = hunt(variant, 50, seed=0, profile="ci", hypothesis_replays=0, shrink_replays=1)
+    assert (cut.invariant_id, cut.examples, cut.found_steps) == (
+        full.invariant_id, full.examples, full.found_steps)
+    assert not cut.shrunk and not cut.hypothesis_complete
+    assert (cut.hypothesis_replays, cut.plan_replays) == (0, 1)
+    assert len(full.steps) < len(cut.steps) < cut.found_steps
+
+
+def test_a_judged_hunt_is_not_ended_by_another_invariant() -> None:
+    from gatewaysim.properties.lumenize.zoo import hunt
+
+    variant = "mutant:call_response_inverted"  # caught at once by client_call_returns_result
+    anything = hunt(variant, 20, seed=0, profile="ci", shrink=False)
+    assert anything.invariant_id == "lumenize.client_call_returns_result"
+    judged = hunt(variant, 20, seed=0, profile="ci", shrink=False, judge="lumenize.call_id_once")
+    assert judged.invariant_id is None and judged.stopped == "example bound reached"
+    assert judged.examples >= 20

@@ -43,7 +43,10 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
         _advance(1000), _on("drop"), _on("call_client"), _advance(2000)],
     "alarm_not_deleted_on_accept": [
         _advance(1000), _on("drop"), _advance(1500), _on("crash_gateway"), _advance(2000)],
-    "subscription_required_after_close": [_advance(1000), _on("open_tab"), _advance(1000)],
+    # The tab's own stale socket, still OPEN at the gateway, is superseded by its return:
+    # nothing was lost. (A second tab taking over is told true under fixed, mutant or not.)
+    "subscription_required_after_close": [
+        _advance(1000), _on("half_open", believer="server"), _advance(3000)],
     "no_stale_close_guard": [
         _advance(1000), _on("partition"), _on("drop"), _advance(5000),
         _on("wake", kind="visible")],
@@ -76,13 +79,75 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
         _advance(1000), Step("probe", {"kind": "refresh"}), _advance(500),
         Step("auth_down", {}), Step("auth_up", {}), Step("probe", {"kind": "replay_refresh"}),
         _advance(500)],
+    "backoff_never_grows": [
+        _advance(1000), _on("partition"), _on("drop"), Step("wait", {"minutes": 4})],
+    "takeover_not_checked": [_advance(1000), _on("open_tab"), _advance(1000)],
+    "unknown_operation_unanswered": [
+        _advance(1000), Step("probe", {"kind": "unknown_operation"}), _advance(20000)],
+    "refresh_refusal_retried": [
+        _advance(1000), Step("auth_mode", {"mode": "reject"}), Step("wait", {"minutes": 16}),
+        _on("client_call", awaited=False), _advance(1000)],
+    "refresh_outage_logs_out": [
+        _advance(1000), Step("auth_mode", {"mode": "error"}), Step("wait", {"minutes": 16}),
+        _on("client_call", awaited=False), _advance(1000)],
+    "error_mode_answers_401": [
+        _advance(1000), Step("auth_mode", {"mode": "error"}), Step("probe", {"kind": "refresh"}),
+        _advance(500)],
+    "subscription_required_on_false": [_advance(1000), _on("drop"), _advance(2000)],
+    "row_drop_unreported": [_advance(1000), _on("unsubscribe"), _advance(500)],
+    "forced_reauth_skipped": [
+        _advance(1000), _on("partition"), _on("drop"), _advance(30000), _on("heal"),
+        _advance(10000)],
+    "reauth_failure_retried_at_once": [
+        _advance(1000), Step("auth_mode", {"mode": "error"}), Step("wait", {"minutes": 16}),
+        _on("client_call", awaited=False), _advance(1000)],
+    "incoming_call_needs_connected": [
+        _advance(1000), _on("drop"), _on("call_client"), _advance(2000)],
+    "fanout_version_stale": [_advance(1000), Step("broadcast", {}), _advance(500)],
+    "rotated_cookie_not_kept": [
+        _advance(1000), Step("wait", {"minutes": 16}), _on("client_call", awaited=False),
+        _advance(1000)],
+    "delivery_treats_socket_uninitialised": [
+        _advance(1000), _on("call_client"), _advance(1000)],
+    "publish_dropped": [_advance(1000), Step("broadcast", {}), _advance(500)],
+    "disconnected_error_unnamed": [
+        _advance(1000), _on("partition"), _on("drop"), _advance(6000), _on("call_client"),
+        _advance(1000)],
+    "subscription_lost_push_false": [
+        _advance(1000), _on("half_open", believer="server"), Step("broadcast", {}),
+        _advance(3000)],
+    "ping_wakes_gateway": [_advance(32000)],
+    "issued_not_counted": [_advance(1000)],
+    "unsubscribe_keeps_row": [_advance(1000), _on("unsubscribe"), _advance(500)],
+    "expired_frame_socket_kept": [
+        _advance(1000), Step("wait", {"minutes": 16}), _on("client_call", awaited=True),
+        _advance(1000)],
+    "revoked_refresh_answered_500": [
+        _advance(1000), Step("probe", {"kind": "refresh"}), _advance(500),
+        Step("probe", {"kind": "replay_refresh"}), _advance(500)],
+    "refreshed_attempt_backs_off": [_advance(1000)],
+    "refresh_lead_ignored": [
+        _advance(1000), Step("token_ttl", {"ttl_s": 45}), Step("wait", {"minutes": 16}),
+        _on("client_call", awaited=False), _advance(20000), _on("drop"), _advance(2000)],
+    "grace_call_dropped": [_advance(1000), _on("drop"), _on("call_client"), _advance(2000)],
+    "update_reported_failed": [_advance(1000), Step("broadcast", {}), _advance(500)],
 }
 
 #: Mutants planted for the outcome oracles: each is invisible to every other monitor, so the
 #: oracle written for it is what catches it.
 OUTCOME_MUTANTS = ("call_response_inverted", "client_answers_ignored",
                    "subscribe_snapshot_empty", "grace_alarm_never_armed", "backoff_cap_ignored",
-                   "instance_format_unchecked", "revocation_in_memory")
+                   "instance_format_unchecked", "revocation_in_memory",
+                   "takeover_not_checked", "unknown_operation_unanswered",
+                   "refresh_refusal_retried", "error_mode_answers_401",
+                   "subscription_required_on_false", "row_drop_unreported",
+                   "forced_reauth_skipped", "reauth_failure_retried_at_once",
+                   "incoming_call_needs_connected", "rotated_cookie_not_kept",
+                   "delivery_treats_socket_uninitialised", "publish_dropped",
+                   "disconnected_error_unnamed", "ping_wakes_gateway", "issued_not_counted",
+                   "unsubscribe_keeps_row",
+                   "revoked_refresh_answered_500", "refreshed_attempt_backs_off",
+                   "refresh_lead_ignored", "update_reported_failed")
 
 
 def test_every_mutant_has_a_named_invariant_a_minimal_run_and_a_variant() -> None:
@@ -135,7 +200,7 @@ _HUNT = """
 import json, sys
 from gatewaysim.properties.lumenize.zoo import hunt
 for seed in json.loads(sys.argv[2]):
-    result = hunt(sys.argv[1], int(sys.argv[3]), seed=seed, profile=sys.argv[4])
+    result = hunt(sys.argv[1], int(sys.argv[3]), seed=seed, profile=sys.argv[4], shrink=False)
     if result.invariant_id is not None:
         break
 print(json.dumps({"seed": seed, "found": result.invariant_id, "examples": result.examples,
