@@ -1,7 +1,7 @@
 """Mutation score of the Lumenize invariants: of 50 seeded mutants of the Lumenize model
 (variant ``fixed``, 200 examples each), how many does some invariant kill? Target: 80 %.
 
-    python benchmarks/mutation.py [--mutants N] [--workers N] [--work DIR]
+    python benchmarks/mutation.py [--mutants N] [--workers N] [--dask ADDRESS|local] [--work DIR]
 
 Prints the campaign's table, the survivors with their diffs, the wall time, and
 ``mutation score: X%`` last. ``--work DIR`` keeps the results so an interrupted run can be
@@ -35,6 +35,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-examples", type=int, default=200)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="judge the mutants on this dask scheduler ('local': a LocalCluster "
+                             "of --workers processes)")
     parser.add_argument("--work")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -46,14 +49,14 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         campaign = mutate(pack, variant="fixed", mutants=args.mutants, seed=args.seed,
                           max_examples=args.max_examples, workers=args.workers, work=work,
-                          resume=args.resume,
-                          progress=lambda text: print(text, file=sys.stderr, flush=True))
+                          resume=args.resume, dask=args.dask, status=sys.stderr)
         text = render(campaign, equivalents)
     elapsed = time.monotonic() - start
     body, _, score_line = text.rpartition("\n")
     print(body)
     print(f"\n{campaign.run_now} mutants run in {elapsed:.0f}s wall time (baseline "
-          f"included when it ran) on {args.workers} worker(s), {len(campaign.results)} judged "
+          f"included when it ran) on {args.workers} worker(s)"
+          f"{f' of dask {args.dask}' if args.dask else ''}, {len(campaign.results)} judged "
           f"in all; target: mutation score >= {TARGET:.0f}%")
     print(score_line)
     return 130 if campaign.interrupted else 0

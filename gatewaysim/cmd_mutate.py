@@ -1,7 +1,8 @@
 """``gatewaysim mutate PACK``: how strong are a pack's invariants?
 
 Makes seeded mutants of the pack's model package (never touching its files), runs a bounded
-exploration campaign on each in a process of its own, and prints which invariant killed
+exploration campaign on each in a process of its own (on this machine's cores, or with
+``--dask`` on a ``dask.distributed`` cluster), and prints which invariant killed
 each mutant, the survivors with their diffs, and ``mutation score: X%`` last. Exit status
 0 when the campaign ran (whatever the score), 2 for bad input, 130 when interrupted (what
 was done is printed first; ``--resume`` with the same ``--work`` finishes it).
@@ -56,7 +57,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--max-examples", type=positive, default=200, metavar="N",
                    help="examples in each mutant's campaign (default: 200)")
     p.add_argument("--workers", type=positive, default=_cores(), metavar="N",
-                   help="mutants judged at once, one process each (default: the cores)")
+                   help="mutants judged at once, one process each, or LocalCluster workers "
+                        "with --dask local (default: the cores)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="judge the mutants on the dask.distributed scheduler at ADDRESS "
+                        "(e.g. tcp://10.0.0.5:8786; its workers need gatewaysim and the pack "
+                        "importable, and are sent the model package with each mutant), or "
+                        "'local' for a LocalCluster on this machine")
     p.add_argument("--timeout", type=positive, metavar="SECONDS",
                    help="wall-clock limit per mutant (default: ten times the unmutated "
                         "campaign's time plus a minute)")
@@ -94,7 +101,7 @@ def _run(args: argparse.Namespace, pack: Any, work: Path, equivalents: dict[str,
         args.pack if ":" in args.pack else pack, variant=args.variant, mutants=args.mutants,
         seed=args.seed, max_examples=args.max_examples, workers=args.workers, work=work,
         resume=args.resume, timeout_s=args.timeout, all_lines=args.all_lines,
-        progress=lambda text: print(text, file=sys.stderr, flush=True),
+        dask=args.dask, status=sys.stderr,
     )
     print(render(campaign, equivalents), flush=True)
     if campaign.interrupted:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import sys
 import time
 import traceback
@@ -106,9 +108,28 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _die_with(parent: int | None) -> None:
+    """Be killed when the process that started this one dies (a campaign's worker killed
+    mid-mutant, or stopped by Ctrl-C), rather than run on with nobody to read the verdict.
+    Linux only; elsewhere the mutant's own budget ends it."""
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        try:
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        except (OSError, AttributeError):
+            return
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def main() -> None:
     """Run the job given as JSON in ``sys.argv[1]``; print the verdict last."""
     job = json.loads(sys.argv[1])
+    _die_with(job.get("parent"))
     directory = Path(job["directory"])
     sys.meta_path.insert(0, _CopyFirst(job["package"], directory))
     ran: dict[str, set[int]] = {}

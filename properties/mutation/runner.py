@@ -1,10 +1,16 @@
 """A mutation campaign: mutants of a pack's model package, each judged in its own process.
 
+Mutants are the campaign's tasks, run by the same runners as an exploration's shards
+(:mod:`gatewaysim.properties.scale.runners`): one after another here, in worker processes,
+or on a ``dask.distributed`` cluster; each is judged in a fresh interpreter of its own
+(:mod:`.task`), so the verdicts are the same wherever they run.
+
 Layout of the work directory (a temporary one unless the user names it)::
 
-    results.json        settings, the baseline, and one verdict per finished mutant
-    source/<pkg>/       the model package as it was when the campaign started
-    mutants/<n>/<pkg>/  the copy of it mutant ``n`` runs (removed after)
+    results.json          settings, the baseline, and one verdict per finished mutant
+    source/<pkg>/         the model package as it was when the campaign started
+    mutants/<n>-*/<pkg>/  the copy of it mutant ``n`` runs (removed after; a worker of a
+                          remote cluster makes its copies in a temporary directory of its own)
 
 Every mutant is made from ``source/``, so editing the model while a campaign runs cannot
 tear it; a campaign is resumed only while the package is still what it was (its hash is
@@ -15,35 +21,31 @@ mutant it holds.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from attrs import frozen
 
 from gatewaysim.properties.pack import Pack
 from gatewaysim.properties.run import resolve
+from gatewaysim.properties.scale.campaign import ShardEvent
+from gatewaysim.properties.scale.runners import Dask, InProcess, Processes
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.files import write_atomic
 
-from .child import MARKER
 from .operators import Mutant, generate, package_files
+from .task import MutantTask, run_mutant, snapshot_files
+from .verdicts import MutantProgress, Verdicts
 
 RESULTS = "results.json"
 SOURCE = "source"
+MUTANTS = "mutants"
 FORMAT = 1
-_CHILD = "from gatewaysim.properties.mutation.child import main; main()"
 STATUSES = ("killed", "crashed", "timed out", "survived", "error")
 
 
@@ -81,106 +83,10 @@ def pack_spec(pack: str | Pack) -> str:
     return pack.source if ":" in (pack.source or "") else pack.name
 
 
-class Job:
-    """Runs mutants (or the unmutated baseline) in child processes; can stop them all."""
-
-    def __init__(self, settings: Settings, spec: str, package: str, source_dir: Path,
-                 work: Path, budget_s: float, timeout_s: float) -> None:
-        self.settings = settings
-        self.spec = spec
-        self.package = package
-        self.source_dir = source_dir
-        self.work = work
-        self.budget_s = budget_s
-        self.timeout_s = timeout_s
-        self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._running: dict[int, subprocess.Popen[str]] = {}
-
-    def run(self, slot: str, mutant: Mutant | None, trace_lines: bool = False) -> dict[str, Any]:
-        """Copy the package, apply ``mutant`` (None: the baseline), judge it in a child."""
-        root = self.work / "mutants" / slot
-        shutil.rmtree(root, ignore_errors=True)
-        copy = root / self.source_dir.name
-        shutil.copytree(self.source_dir, copy,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if mutant is not None:
-            target = copy / mutant.file
-            try:
-                mutated = mutant.apply(target.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:  # the snapshot was edited under the campaign
-                shutil.rmtree(root, ignore_errors=True)
-                return {"status": "error", "detail": str(exc), "seconds": 0.0}
-            target.write_text(mutated, encoding="utf-8")
-        job = {**self.settings.as_dict(), "pack": self.spec, "package": self.package,
-               "directory": str(copy), "budget_s": self.budget_s, "trace_lines": trace_lines}
-        try:
-            return self._child(job)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-
-    def _child(self, job: dict[str, Any]) -> dict[str, Any]:
-        # Bytecode and Hypothesis's cache of each mutated module's constants go nowhere near
-        # the user's tree or working directory.
-        env = {"HYPOTHESIS_STORAGE_DIRECTORY": str(self.work / ".hypothesis"), **os.environ,
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, *_flags(), "-c", _CHILD, json.dumps(job)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env, start_new_session=True)
-        with self._lock:
-            self._running[proc.pid] = proc
-        try:
-            if self.stopping.is_set():
-                _kill(proc)
-            out, err = proc.communicate(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            proc.communicate()
-            return {"status": "timed out",
-                    "detail": f"no verdict after {self.timeout_s:g}s (wall clock)",
-                    "seconds": round(time.monotonic() - start, 3)}
-        except BaseException:  # Ctrl-C while the baseline runs: leave no child behind
-            _kill(proc)
-            proc.wait()
-            raise
-        finally:
-            with self._lock:
-                self._running.pop(proc.pid, None)
-        for line in reversed(out.splitlines()):
-            if line.startswith(MARKER):
-                return dict(json.loads(line[len(MARKER):]))
-        tail = " ".join((err.strip().splitlines() or ["no output"])[-1].split())
-        return {"status": "crashed", "detail": f"exit {proc.returncode}: {tail}"[:300],
-                "seconds": round(time.monotonic() - start, 3)}
-
-    def stop(self) -> None:
-        """Kill every child still running (they are in sessions of their own)."""
-        self.stopping.set()
-        with self._lock:
-            procs = list(self._running.values())
-        for proc in procs:
-            _kill(proc)
-
-
 def _hard_limit(timeout_s: float) -> float:
     """When a child is killed: the explorer stops itself at ``timeout_s`` between examples;
     a mutant stuck inside one (an endless loop) gets a grace period more, then is killed."""
     return timeout_s + min(30.0, timeout_s)
-
-
-def _flags() -> list[str]:
-    """The interpreter options that decide where imports come from, passed on to a child
-    (``-S``, ``-s``, ``-E``, ``-I``), so it imports gatewaysim from where this process did."""
-    f = sys.flags
-    return [flag for flag, on in (("-I", f.isolated), ("-S", f.no_site),
-                                  ("-s", f.no_user_site and not f.isolated),
-                                  ("-E", f.ignore_environment and not f.isolated)) if on]
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @frozen
@@ -252,19 +158,48 @@ def _save(work: Path, settings: Settings, digest: str, baseline: dict[str, Any],
     write_atomic(work / RESULTS, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+class Tasks:
+    """Makes the campaign's tasks: every one carries the package snapshot and settings."""
+
+    def __init__(self, settings: Settings, spec: str, package: str, source_dir: Path,
+                 work: Path) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.package = package
+        self.folder = source_dir.name
+        self.files = snapshot_files(source_dir)
+        self.work = work
+
+    def make(self, n: int, mutant: Mutant | None, budget_s: float, timeout_s: float,
+             here: bool = True, trace_lines: bool = False) -> MutantTask:
+        """Task ``n``; ``here``: run on this machine (copies under the work directory)."""
+        s = self.settings
+        return MutantTask(n, mutant, self.spec, s.variant, s.seed, s.max_examples,
+                          self.package, self.folder, self.files, budget_s, timeout_s,
+                          str(self.work / MUTANTS) if here else None,
+                          str(self.work / ".hypothesis") if here else None, trace_lines)
+
+
 def mutate(pack: str | Pack, variant: str = "fixed", mutants: int = 50, seed: int = 0,
            max_examples: int = 200, workers: int = 1, work: Path | None = None,
            resume: bool = False, timeout_s: float | None = None, all_lines: bool = False,
-           progress: Callable[[str], None] | None = None) -> Campaign:
+           progress: Callable[[str], None] | None = None, *, dask: str | None = None,
+           status: TextIO | None = None, status_every_s: float = 5.0, retries: int = 1,
+           listeners: Sequence[Callable[[ShardEvent], None]] = ()) -> Campaign:
     """Run a mutation campaign on ``pack``'s model package and return where it stands.
 
     ``work`` must exist (a temporary directory is the caller's to make and remove). The
-    unmutated package runs first (the *baseline*): it must pass, and the lines it runs decide
-    which sites are drawn (all of them with ``all_lines``). ``timeout_s`` is the per-mutant
-    wall-clock limit (default: ten times the baseline's time plus a minute).
-    A ``KeyboardInterrupt`` stops every child and returns what is done, ``interrupted``.
+    unmutated package runs first, here (the *baseline*): it must pass, and the lines it runs
+    decide which sites are drawn (all of them with ``all_lines``). ``timeout_s`` is the
+    per-mutant wall-clock limit (default: ten times the baseline's time plus a minute).
+
+    Mutants run ``workers`` at a time in worker processes (1: one after another in this
+    process) or, with ``dask``, on the ``dask.distributed`` cluster at that address
+    (``local``: a ``LocalCluster`` of ``workers`` processes). A mutant whose worker dies is
+    run ``retries`` more times, then booked as ``error``. Progress lines go to ``progress``,
+    or, with ``status``, to that stream with a live status line (plain lines in a pipe).
+    A ``KeyboardInterrupt`` stops every mutant and returns what is done, ``interrupted``.
     """
-    say = progress or (lambda _text: None)
     resolved = resolve(pack)
     resolved.config_of(variant)  # an unknown variant is bad input, before any work
     if mutants < 1 or max_examples < 1 or workers < 1:
@@ -278,12 +213,17 @@ def mutate(pack: str | Pack, variant: str = "fixed", mutants: int = 50, seed: in
     digest = package_digest(source_dir)
     results: dict[str, dict[str, Any]] = dict(data.get("results", {}))
     baseline: dict[str, Any] = dict(data.get("baseline", {}))
-    budget = timeout_s if timeout_s is not None else 3600.0
-    job = Job(settings, pack_spec(pack if isinstance(pack, str) else resolved), package,
-              source_dir, work, budget, budget + 60.0)
+    make = Tasks(settings, pack_spec(pack if isinstance(pack, str) else resolved), package,
+                 source_dir, work)
+    meter = MutantProgress(status, progress, status_every_s)
     if not baseline:
-        say(f"baseline: {resolved.name} {variant}, unmutated, {max_examples} examples")
-        baseline = job.run("baseline", None, trace_lines=True)
+        meter.say(f"baseline: {resolved.name} {variant}, unmutated, {max_examples} examples")
+        budget = timeout_s if timeout_s is not None else 3600.0
+        try:
+            baseline = run_mutant(make.make(0, None, budget, budget + 60.0, trace_lines=True),
+                                  lambda _text: None)
+        finally:
+            shutil.rmtree(work / MUTANTS, ignore_errors=True)
         if baseline.get("status") != "survived":
             raise ConfigError(
                 f"pack {resolved.name!r} variant {variant!r} does not pass unmutated "
@@ -293,42 +233,34 @@ def mutate(pack: str | Pack, variant: str = "fixed", mutants: int = 50, seed: in
     ran = None if all_lines else {f: set(lines) for f, lines in baseline.get("ran", {}).items()}
     if timeout_s is None:
         timeout_s = 10 * float(baseline.get("seconds", 30.0)) + 60.0
-    job.budget_s, job.timeout_s = timeout_s, _hard_limit(timeout_s)
     drawn = tuple(generate(source_dir, mutants, seed, ran))
     uncovered = 0 if ran is None else _uncovered(source_dir, ran)
-    # A mutant that could not be judged (its file changed under the campaign) is tried again.
-    todo = [(n, m) for n, m in enumerate(drawn, 1)
-            if results.get(m.id, {}).get("status", "error") == "error"]
-    say(f"{len(drawn)} mutants: {len(drawn) - len(todo)} already judged, {len(todo)} to run "
-        f"on {min(workers, max(1, len(todo)))} worker(s)")
+    # A mutant that could not be judged (its file changed under the campaign, its worker
+    # died twice) is tried again.
+    here = dask is None or dask == "local"
+    tasks = [make.make(n, m, timeout_s, _hard_limit(timeout_s), here)
+             for n, m in enumerate(drawn, 1)
+             if results.get(m.id, {}).get("status", "error") == "error"]
+    parallel = min(workers, max(1, len(tasks)))
+    runner = (Dask(dask, parallel) if dask is not None
+              else InProcess() if parallel == 1 else Processes(parallel))
+    meter.begin(len(drawn), len(drawn) - len(tasks))
+    meter.say(f"{len(drawn)} mutants: {len(drawn) - len(tasks)} already judged, {len(tasks)} "
+              f"to run on {runner.name}")
+    book = Verdicts(results, lambda: _save(work, settings, digest, baseline, results), meter,
+                    retries, listeners)
     interrupted = False
-    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        futures: dict[Future[dict[str, Any]], tuple[int, Mutant]] = {
-            pool.submit(job.run, str(n), m): (n, m) for n, m in todo}
-        pending = set(futures)
-        finished = len(drawn) - len(todo)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: futures[f][0]):
-                n, m = futures[future]
-                verdict = future.result()
-                results[m.id] = {**verdict, "n": n}
-                _save(work, settings, digest, baseline, results)
-                finished += 1
-                say(f"  [{finished}/{len(drawn)}] #{n} {verdict['status']}: {m.id}")
+        if tasks:
+            runner.run(tasks, book, run_mutant)
     except KeyboardInterrupt:
         interrupted = True
-        job.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-    except BaseException:
-        job.stop()
-        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        meter.close()
+        shutil.rmtree(work / MUTANTS, ignore_errors=True)
     judged = {m.id: results[m.id] for m in drawn if m.id in results}
     return Campaign(settings, package, source_dir, work, baseline, drawn, judged, uncovered,
-                    interrupted, len(judged) - (len(drawn) - len(todo)))
+                    interrupted, len(judged) - (len(drawn) - len(tasks)))
 
 
 def _why(verdict: dict[str, Any]) -> str:
@@ -346,9 +278,13 @@ def judge(pack: str | Pack, mutant: Mutant | None, work: Path, variant: str = "f
     package, source_dir = model_package(resolved)
     settings = Settings(resolved.name, variant, seed, max_examples)
     source_dir = _snapshot(source_dir, work, None)
-    job = Job(settings, pack_spec(pack if isinstance(pack, str) else resolved), package,
-              source_dir, work, timeout_s, _hard_limit(timeout_s))
-    return job.run("single", mutant)
+    make = Tasks(settings, pack_spec(pack if isinstance(pack, str) else resolved), package,
+                 source_dir, work)
+    try:
+        return run_mutant(make.make(1, mutant, timeout_s, _hard_limit(timeout_s)),
+                          lambda _text: None)
+    finally:
+        shutil.rmtree(work / MUTANTS, ignore_errors=True)
 
 
 def _uncovered(source_dir: Path, ran: dict[str, set[int]]) -> int:
@@ -357,5 +293,6 @@ def _uncovered(source_dir: Path, ran: dict[str, set[int]]) -> int:
     return sum(1 for site in all_sites(source_dir) if not is_run(site[0], ran))
 
 
-__all__ = ["STATUSES", "Campaign", "Settings", "judge", "model_package", "mutate", "pack_spec"]
+__all__ = ["STATUSES", "Campaign", "Settings", "Tasks", "judge", "model_package", "mutate",
+           "pack_spec"]
 

@@ -36,11 +36,19 @@ from attrs import field, frozen
 from gatewaysim.simulator.errors import ConfigError
 from gatewaysim.simulator.rng import derive_seed
 
-from ..explorer import CI_EXAMPLES, ExploreReport, Finding, check_out_dir, failure_file_name
+from ..explorer import (
+    CI_EXAMPLES,
+    ExploreReport,
+    Finding,
+    _settle_imports,
+    check_out_dir,
+    failure_file_name,
+)
 from ..failure import Failure, write_failure
 from ..monitor import Violation
 from ..pack import Pack
 from ..profiles import profile_settings
+from ..progress import plain_width, wrap
 from ..run import RunSpec, resolve
 from ..shrink import DEFAULT_REPLAYS
 from ..steps import Step
@@ -276,6 +284,7 @@ class Progress:
                  every_s: float) -> None:
         self.stream = stream
         self.tty = bool(stream is not None and stream.isatty() and not os.environ.get("CI"))
+        self.wrap_at = None if self.tty else plain_width(stream)  # plain lines fit the width
         self.shards = shards
         self.start = time.monotonic()
         self.deadline = self.start + budget_s
@@ -296,7 +305,8 @@ class Progress:
         if self.tty and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.width = 0
-        print(text, file=self.stream, flush=True)
+        for part in wrap(text, self.wrap_at):
+            print(part, file=self.stream, flush=True)
 
     def line(self, index: int, text: str) -> None:
         counts = _COUNTS.search(text)
@@ -341,7 +351,8 @@ class Progress:
             self.width = len(text)
         elif force or now >= self.next_line:
             self.next_line = now + self.every_s
-            print("  " + self.status(), file=self.stream, flush=True)
+            for part in wrap("  " + self.status(), self.wrap_at):
+                print(part, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty and self.width and self.stream is not None:
@@ -496,7 +507,7 @@ def run_campaign(
         database = getattr(base.database, "path", None)
     db = Path(database) if database is not None else None
     snapshot = take_snapshot(db) if db is not None else None
-    runner = (Dask(dask, parallel) if dask is not None
+    runner = (Dask(dask, parallel, warm=_settle_imports) if dask is not None
               else InProcess() if parallel == 1 else Processes(parallel))
     tasks = plan(pack, variant, seeds=seeds, seed=seed, profile=profile,
                  max_examples=max_examples, budget_s=budget_s, parallel=parallel,

@@ -1,73 +1,83 @@
-"""Where shards run: in this process, in worker processes, or on a ``dask.distributed``
-cluster. Every runner reports to the same :class:`Sink`, and none decides anything: which
-shard is retried, and what a failure means, is the campaign's.
+"""Where a campaign's tasks run: in this process, in worker processes, or on a
+``dask.distributed`` cluster. A task is a plain value with an ``index`` (a shard of an
+exploration, a mutant of a mutation campaign) and the *work* is a module-level function
+``work(task, emit) -> result`` (:func:`~.shard.run_shard` unless told), so every kind of
+campaign shares one set of runners. Every runner reports to the same :class:`Sink`, and
+none decides anything: which task is retried, and what a failure means, is the campaign's.
 
 A worker process that dies (killed, out of memory) is seen by its pipe closing without a
-result, so exactly its shard is known lost; on Dask the scheduler says so with
+result, so exactly its task is known lost; on Dask the scheduler says so with
 ``KilledWorker`` (a ``LocalCluster`` is started with no retries of its own, so the
 campaign's one retry is the only one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol, cast
 
-from ..explorer import ExploreReport
-from .shard import BUDGET_SPENT, BudgetSpent, ShardTask, run_shard, run_shard_on_dask
+from gatewaysim.simulator.errors import ConfigError
+
+from .shard import BUDGET_SPENT, BudgetSpent, run_shard
+
+Work = Callable[[Any, Callable[[str], None]], Any]
+"""``work(task, emit) -> result``: runs one task, progress lines to ``emit``. A module-level
+function, so that Dask can send it to a worker by name."""
 
 
 class Sink(Protocol):
     """What a runner reports, as it happens."""
 
-    def started(self, task: ShardTask, attempt: int, pid: int | None) -> None: ...
+    def started(self, task: Any, attempt: int, pid: int | None) -> None: ...
 
-    def line(self, task: ShardTask, text: str) -> None: ...
+    def line(self, task: Any, text: str) -> None: ...
 
-    def finished(self, task: ShardTask, report: ExploreReport) -> None: ...
+    def finished(self, task: Any, report: Any) -> None: ...
 
-    def failed(self, task: ShardTask, attempt: int, why: str, retry: bool) -> bool:
-        """Shard ``task`` lost on ``attempt``; returns whether to run it again (``retry``
-        is ``False`` for an error in the shard itself, which a rerun would repeat)."""
+    def failed(self, task: Any, attempt: int, why: str, retry: bool) -> bool:
+        """Task ``task`` lost on ``attempt``; returns whether to run it again (``retry``
+        is ``False`` for an error in the task itself, which a rerun would repeat)."""
 
     def tick(self) -> None:
-        """Called a few times a second while shards run (live progress)."""
+        """Called a few times a second while tasks run (live progress)."""
 
 
 class InProcess:
-    """One shard after another in this process: the reference every backend must match."""
+    """One task after another in this process: the reference every backend must match."""
 
     name = "1 process"
 
-    def run(self, tasks: list[ShardTask], sink: Sink) -> None:
+    def run(self, tasks: list[Any], sink: Sink, work: Work = run_shard) -> None:
         for task in tasks:
             sink.started(task, 1, None)
 
-            def emit(text: str, task: ShardTask = task) -> None:
+            def emit(text: str, task: Any = task) -> None:
                 sink.line(task, text)
                 sink.tick()
 
             try:
-                report = run_shard(task, emit)
+                report = work(task, emit)
             except BudgetSpent as exc:
                 sink.failed(task, 1, str(exc), retry=False)
                 continue
-            except Exception as exc:  # a bug in the shard, not in the machine running it
+            except Exception as exc:  # a bug in the task, not in the machine running it
                 sink.failed(task, 1, f"{type(exc).__name__}: {exc}", retry=False)
                 continue
             sink.finished(task, report)
 
 
-def _child(task: ShardTask, conn: Connection) -> None:
-    """A worker process: run one shard, send progress lines and then its report."""
+def _child(work: Work, task: Any, conn: Connection) -> None:
+    """A worker process: run one task, send progress lines and then its result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     try:
-        report = run_shard(task, lambda text: conn.send(("line", text)))
+        report = work(task, lambda text: conn.send(("line", text)))
     except BudgetSpent as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:
@@ -79,24 +89,24 @@ def _child(task: ShardTask, conn: Connection) -> None:
 
 
 class Processes:
-    """Up to ``workers`` shards at a time, each in a process of its own (forked, so a
+    """Up to ``workers`` tasks at a time, each in a process of its own (forked, so a
     worker starts with this process's modules already imported)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.name = f"{workers} process{'es' if workers != 1 else ''}"
 
-    def run(self, tasks: list[ShardTask], sink: Sink) -> None:
+    def run(self, tasks: list[Any], sink: Sink, work: Work = run_shard) -> None:
         ctx = multiprocessing.get_context("fork")
-        pending: deque[tuple[ShardTask, int]] = deque((t, 1) for t in tasks)
-        running: dict[Connection, tuple[Any, ShardTask, int]] = {}
+        pending: deque[tuple[Any, int]] = deque((t, 1) for t in tasks)
+        running: dict[Connection, tuple[Any, Any, int]] = {}
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
                     task, attempt = pending.popleft()
                     ours, theirs = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(target=_child, args=(task, theirs), daemon=True,
-                                       name=f"gatewaysim shard {task.index}")
+                    proc = ctx.Process(target=_child, args=(work, task, theirs), daemon=True,
+                                       name=f"gatewaysim task {task.index}")
                     proc.start()
                     theirs.close()
                     running[ours] = (proc, task, attempt)
@@ -138,37 +148,98 @@ def _death(exitcode: int | None) -> str:
     return f"worker process exited with status {exitcode} before reporting"
 
 
-class Dask:
-    """Shards as tasks on a ``dask.distributed`` cluster: ``address`` of its scheduler, or
-    ``local`` for a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+def run_on_dask(work: Work, task: Any, queue_name: str) -> Any:
+    """``work(task)`` on a ``dask.distributed`` worker: progress lines go to the named
+    distributed queue the coordinator drains."""
+    import warnings
 
-    def __init__(self, address: str, workers: int) -> None:
+    from distributed import Queue
+    from distributed.gc import disable_gc_diagnosis
+    from hypothesis.errors import HypothesisDeprecationWarning
+
+    # A worker's own threads (heartbeats, the event loop) use the global ``random`` while
+    # Hypothesis draws; Hypothesis takes that for a strategy using it. Ours do not (every
+    # simulated choice comes from the world's seeded streams), so the warning is noise here.
+    warnings.filterwarnings("ignore", message="Do not use the `random` module",
+                            category=HypothesisDeprecationWarning)
+    # Dask times every garbage collection with ``time.thread_time``, from whatever code the
+    # collection interrupts; in a worker forked after the determinism guard wrapped the
+    # clocks, a collection during a model step would count as the model reading the clock.
+    # The timing feeds only a warning about time spent collecting: a campaign gives it up.
+    disable_gc_diagnosis(force=True)
+    queue = Queue(queue_name)
+    return work(task, lambda line: queue.put([task.index, line]))
+
+
+CONNECT_TIMEOUT_S = 10
+"""How long to try to reach a scheduler given by address before calling it bad input."""
+
+
+LOCAL_CLUSTER: dict[str, object] = {
+    # Dask's default, a fresh interpreter per worker, would import Dask, gatewaysim and the
+    # pack again in each (seconds of a short campaign), and take seconds more to stop.
+    "distributed.worker.multiprocessing-method": "fork",
+    # The statistical profiler samples the running task 100 times a second, taking the GIL
+    # from it each time; the event-loop health check runs 50 times a second, the system
+    # monitor (CPU, memory, network and disk counters) twice, the memory monitor ten times.
+    # On a machine with as many workers as cores, each of those is time the shards lose.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+"""Dask settings of a ``LocalCluster`` started for one campaign."""
+
+
+class Dask:
+    """Tasks on a ``dask.distributed`` cluster: ``address`` of its scheduler, or ``local``
+    for a ``LocalCluster`` of ``workers`` single-threaded worker processes.
+
+    The ``LocalCluster`` is set up for one campaign (:data:`LOCAL_CLUSTER`): its workers
+    are forked from this process, as :class:`Processes`' are, after ``warm`` (the modules
+    every task needs, imported once here), and they do none of the sampling that only feeds
+    a dashboard, which a campaign's cluster does not have.
+    """
+
+    def __init__(self, address: str, workers: int,
+                 warm: Callable[[], None] | None = None) -> None:
         self.address = address
         self.workers = workers
+        self.warm = warm
         self.name = (f"dask LocalCluster of {workers} worker{'s' if workers != 1 else ''}"
                      if address == "local" else f"dask cluster {address}")
 
-    def run(self, tasks: list[ShardTask], sink: Sink) -> None:
-        import dask
-        from distributed import Client, LocalCluster, Queue
+    def run(self, tasks: list[Any], sink: Sink, work: Work = run_shard) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster, Queue, wait
+        except ImportError as exc:
+            raise ConfigError(f"--dask needs dask.distributed installed ({exc})") from None
 
         cluster = None
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
             if self.address == "local":
-                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None,
-                                       silence_logs=40)
+                if self.warm is not None:
+                    self.warm()
+                with dask.config.set(LOCAL_CLUSTER):
+                    cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=None,
+                                           silence_logs=40)
                 client = Client(cluster)
             else:
-                client = Client(self.address)
+                try:
+                    client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
+                except (OSError, ValueError, TypeError) as exc:
+                    raise ConfigError(f"cannot reach a dask scheduler at {self.address!r}: "
+                                      f"{' '.join(str(exc).split())[:200]}") from None
         queue_name = f"gatewaysim-progress-{time.time_ns()}"
-        futures: dict[Any, tuple[ShardTask, int]] = {}
+        futures: dict[Any, tuple[Any, int]] = {}
         try:
             queue = Queue(queue_name, client=client)
 
-            def submit(task: ShardTask, attempt: int) -> None:
-                future = client.submit(run_shard_on_dask, task, queue_name, pure=False,
-                                       key=f"gatewaysim-shard-{task.index}-{attempt}-"
+            def submit(task: Any, attempt: int) -> None:
+                future = client.submit(run_on_dask, work, task, queue_name, pure=False,
+                                       key=f"gatewaysim-task-{task.index}-{attempt}-"
                                            f"{time.time_ns()}")
                 futures[future] = (task, attempt)
                 sink.started(task, attempt, None)
@@ -176,6 +247,8 @@ class Dask:
             for task in tasks:
                 submit(task, 1)
             while futures:
+                with contextlib.suppress(TimeoutError):  # a tick of the status line
+                    wait(list(futures), timeout=0.25, return_when="FIRST_COMPLETED")
                 self._drain(queue, tasks, sink)
                 for future in [f for f in futures if f.done()]:
                     task, attempt = futures.pop(future)
@@ -191,7 +264,6 @@ class Dask:
                         continue
                     sink.finished(task, report)
                 sink.tick()
-                time.sleep(0.1)
             self._drain(queue, tasks, sink)
         finally:
             for future in futures:
@@ -201,7 +273,7 @@ class Dask:
                 cluster.close()
 
     @staticmethod
-    def _drain(queue: Any, tasks: list[ShardTask], sink: Sink) -> None:
+    def _drain(queue: Any, tasks: list[Any], sink: Sink) -> None:
         by_index = {t.index: t for t in tasks}
         if queue.qsize():
             for index, text in queue.get(batch=True):

@@ -97,19 +97,3 @@ def run_shard(task: ShardTask, emit: Callable[[str], None] | None = None) -> Exp
         swarm=task.swarm, database=db,
     )
 
-
-def run_shard_on_dask(task: ShardTask, queue_name: str) -> ExploreReport:
-    """:func:`run_shard` on a ``dask.distributed`` worker: progress lines go to the named
-    distributed queue the coordinator drains."""
-    import warnings
-
-    from distributed import Queue
-    from hypothesis.errors import HypothesisDeprecationWarning
-
-    # A worker's own threads (heartbeats, the event loop) use the global ``random`` while
-    # Hypothesis draws; Hypothesis takes that for a strategy using it. Ours do not (every
-    # simulated choice comes from the world's seeded streams), so the warning is noise here.
-    warnings.filterwarnings("ignore", message="Do not use the `random` module",
-                            category=HypothesisDeprecationWarning)
-    queue = Queue(queue_name)
-    return run_shard(task, lambda line: queue.put([task.index, line]))

@@ -96,8 +96,10 @@ class KillDaskWorkers:
 
         if (event.kind == "line" and event.shard == 0 and not self.killed
                 and " examples" in event.text):
-            for worker in psutil.Process().children():  # the nannies live in this process
-                if "spawn_main" in " ".join(worker.cmdline()):
+            # The nannies live in this process, and fork the workers from it.
+            me = psutil.Process()
+            for worker in me.children():
+                if worker.cmdline() == me.cmdline():
                     worker.kill()
                     self.killed.append(worker.pid)
 
