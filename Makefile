@@ -12,10 +12,10 @@ PACKAGE_INITS := $(wildcard simulator/__init__.py models/__init__.py \
                             properties/__init__.py gatewaysim/__init__.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help test notebooks lab explore bench lint typecheck clean distclean
+.PHONY: help test test-hunts notebooks lab explore bench lint typecheck clean distclean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(PACKAGE_INITS)
@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml $(PACKAGE_INITS)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebooks,real,dask,cli,fast]'
 	@touch $(STAMP)
 
-test: $(STAMP) ## lint, run every test (parallel, Hypothesis "ci" profile), run the notebooks
+test: $(STAMP) ## lint, run every test but test-hunts (parallel, "ci" profile), the notebooks
 	$(BIN)/ruff check .
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --dist loadgroup
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --dist loadgroup -m "not hunt"
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto --nbmake notebooks/
+
+test-hunts: $(STAMP) ## the bug-zoo searches that take minutes (CI runs them after `make test`)
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n auto -m hunt
 
 lab: $(STAMP) ## install JupyterLab into .venv (once) and open the notebooks
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || \

@@ -28,6 +28,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from gatewaysim.properties.explorer import Interrupted, explore
 from gatewaysim.properties.pack import Pack, get_pack
 from gatewaysim.properties.profiles import PROFILES, default_profile
+from gatewaysim.properties.progress import is_terminal, terminal_width, wrap
 from gatewaysim.properties.scale.campaign import DEFAULT_SEEDS, run_campaign
 from gatewaysim.properties.shrink import DEFAULT_REPLAYS
 from gatewaysim.report import write_report
@@ -124,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
             database=DirectoryBasedExampleDatabase(args.database) if args.database else None,
         )
     except Interrupted as stop:
-        print(stop.report.render())
+        _say(stop.report.render())
         _hint(args, stop.report.findings)
         if type(stop.__cause__) is not KeyboardInterrupt:  # SIGTERM: the command line's exit
             raise stop.__cause__ from None  # type: ignore[misc]
         return EXIT_INTERRUPTED
-    print(report.render())
+    _say(report.render())
     _report(args, report.findings, report)
     _hint(args, report.findings)
     return _check(args, report.findings, 1 if report.failed else 0)
@@ -158,13 +159,21 @@ def _run_campaign(args: argparse.Namespace, pack: Pack, budget: float) -> int:
         shrink_replays=args.shrink_replays,
         progress=sys.stderr,
     )
-    print(report.render())
+    _say(report.render())
     if report.interrupted:
         _hint(args, report.findings)
         return EXIT_INTERRUPTED
     _report(args, [f.path for f in report.findings if f.path is not None], None)
     _hint(args, report.findings)
     return _check(args, report.findings, 1 if report.failed else 0)
+
+
+def _say(text: str) -> None:
+    """Print to stdout; in a terminal, each line wrapped to its width (a continuation
+    indented), so that no line is wider than the terminal. A pipe or a file gets the lines
+    whole, as scripts and the README expect them."""
+    width = terminal_width(sys.stdout) if is_terminal(sys.stdout) else None
+    print("\n".join(wrap(text, width)))
 
 
 def next_hint(paths: Sequence[Path | str], report: bool = True) -> list[str]:
@@ -192,7 +201,7 @@ def _hint(args: argparse.Namespace, findings: Sequence[Any]) -> None:
     lines = next_hint([f.path for f in findings if f.path is not None],
                       report=args.report is None)
     if lines:
-        print("\n" + "\n".join(lines))
+        _say("\n" + "\n".join(lines))
 
 
 def _check(args: argparse.Namespace, findings: Sequence[Any], status: int) -> int:

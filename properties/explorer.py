@@ -462,7 +462,7 @@ def _settle_imports() -> None:
 
 
 _SKIP_IMPORT = frozenset({"gatewaysim.__main__"})
-_SKIP_PREFIXES = ("gatewaysim.real.", "gatewaysim.pytest_plugin")
+_SKIP_PREFIXES = ("gatewaysim.pytest_plugin",)
 
 
 def check_out_dir(out: Path) -> None:

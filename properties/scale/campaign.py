@@ -48,7 +48,7 @@ from ..failure import Failure, write_failure
 from ..monitor import Violation
 from ..pack import Pack
 from ..profiles import profile_settings
-from ..progress import plain_width, wrap
+from ..progress import fit, plain_width, terminal_width, wrap
 from ..run import RunSpec, resolve
 from ..shrink import DEFAULT_REPLAYS
 from ..steps import Step
@@ -344,8 +344,8 @@ class Progress:
         if self.stream is None:
             return
         now = time.monotonic()
-        if self.tty:
-            text = self.status()
+        if self.tty:  # rewritten in place from this thread (workers are forked from it)
+            text = fit(self.status(), terminal_width(self.stream) - 1)
             self.stream.write("\r" + text.ljust(self.width))
             self.stream.flush()
             self.width = len(text)

@@ -200,3 +200,34 @@ def test_plain_lines_wrap_to_the_width_and_keep_every_word() -> None:
     assert " ".join(" ".join(lines).split()) == " ".join(text.split())
     assert wrap(text, None) == [text]  # a stream that is not a file: lines for a program
     assert all(len(line) <= 20 for line in wrap("x" * 50, 20))
+
+
+def test_in_a_terminal_no_line_of_the_summary_is_wider_than_it(tmp_path: Path) -> None:
+    """stdout a terminal of 50 columns: the table, the coverage and the hint are wrapped to
+    it (a pipe gets them whole, as the tests above read them)."""
+    import pty
+
+    out = tmp_path / "findings"
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            _command("explore", "echo", "--variant", "buggy", "--profile", "ci",
+                     "--max-examples", "200", "--out", out),
+            stdout=follower, stderr=subprocess.DEVNULL, env=_env(50), cwd=tmp_path)
+        os.close(follower)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end closed: the command is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        status = proc.wait(timeout=120)
+    finally:
+        os.close(leader)
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert status == 1, text
+    assert "echo.order" in text and "gatewaysim replay" in text
+    assert max(len(line) for line in text.splitlines()) <= 50, text

@@ -112,7 +112,8 @@ def test_a_dask_worker_killed_mid_shard_loses_nothing(
                           progress_every_s=0.05, listeners=[killer], **CAMPAIGN)
     assert killer.killed
     assert report.shards[0].attempts == 2 and "KilledWorker" in report.shards[0].why
-    assert all(s.status == "done" for s in report.shards)
+    assert all(s.status == "done" for s in report.shards), \
+        [(s.status, s.attempts, s.why) for s in report.shards]
     assert summary(report) == summary(reference[0])
 
 

@@ -37,6 +37,17 @@ def test_a_terminal_gets_one_status_line(monkeypatch: pytest.MonkeyPatch) -> Non
     assert out.getvalue().endswith("  shard 0 done\n")
 
 
+def test_the_status_line_fits_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COLUMNS", "40")
+    out = Terminal()
+    progress = Progress(out, shards=4, budget_s=60, every_s=5)
+    _feed(progress)
+    progress.tick()
+    status = out.getvalue().split("\r")[-1]
+    assert len(status) == 39 and status.startswith(" ") and status.endswith("…")
+
+
 @pytest.mark.parametrize("tty", [False, True])
 def test_a_pipe_or_ci_gets_plain_lines(tty: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
