@@ -211,7 +211,7 @@ class LumenizeClient(Node):
             case WakeUp(kind=kind):
                 if kind not in WAKE_KINDS:
                     raise ValueError(f"unknown wake-up {kind!r} (known: online, visible, focus)")
-                return self.fire(now, WAKE_KINDS[kind])
+                return [] if self._stays_down() else self.fire(now, WAKE_KINDS[kind])
             case ClearAccessToken():
                 self.access_token = None
                 self.claims = None
@@ -851,3 +851,9 @@ class LumenizeClient(Node):
             return []
         sock.ready = CLOSING
         return [CloseConnection(sock.conn, protocol.CLOSE_NORMAL, "Abandoned for a new attempt")]
+
+    def _stays_down(self) -> bool:
+        """Fix disconnected_stays_down: a disconnected tab (told to log in, superseded by a
+        newer tab, or disconnect()ed) waits for the app's connect(); a wake-up does not
+        reconnect it."""
+        return self.state == table.DISCONNECTED and self.config.fixed("disconnected_stays_down")

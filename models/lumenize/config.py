@@ -77,6 +77,12 @@ FIXES: dict[str, str] = {
         "connection_status flushes the queued calls onto the second before it opens, where "
         "the browser drops them and the awaited calls never settle."
     ),
+    "disconnected_stays_down": (
+        "A disconnected tab (told to log in after a 401/403, superseded by a newer tab, or "
+        "disconnect()ed) stays down until the app calls connect(): an 'online' wake-up does "
+        "not reconnect it, so a refused tab does not knock on the access gate again and a "
+        "superseded one does not take its instanceName back."
+    ),
 }
 
 #: Planted bugs for the bug zoo; none is in the real code.

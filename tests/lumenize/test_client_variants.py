@@ -226,3 +226,24 @@ def test_two_wake_ups_open_one_socket() -> None:
     found = spec.execute().violation
     assert found is not None and found.invariant_id == "lumenize.client_calls_settle", found
     assert spec.under("fixed").execute().violation is None
+
+
+def test_a_refused_tab_stays_down_when_the_network_comes_back() -> None:
+    """Revocations get the tab refused (403) and told to log in; two ``online`` wake-ups
+    later it knocks on the access gate again faithfully, and also under every fix but
+    disconnected_stays_down; with it, it waits for the app's connect()."""
+    from gatewaysim.properties.lumenize import PACK
+    from gatewaysim.properties.run import RunSpec
+    from gatewaysim.properties.steps import Step
+
+    raw: list[tuple[str, dict]] = [
+        ("revoke", {"client": 0}), ("revoke", {"client": 0}), ("wait", {"minutes": 6}),
+        ("wait", {"minutes": 11}), ("wake", {"client": 1, "kind": "online"}),
+        ("wake", {"client": 0, "kind": "visible"}), ("advance", {"ms": 800}),
+        ("wait", {"minutes": 8}), ("wait", {"minutes": 18}), ("revoke", {"client": 0}),
+        ("wake", {"client": 0, "kind": "online"}), ("wake", {"client": 0, "kind": "online"}),
+        ("revoke", {"client": 0}), ("wait", {"minutes": 8})]
+    spec = RunSpec.of(PACK, [Step(name, args) for name, args in raw], variant="faithful")
+    found = spec.execute().violation
+    assert found is not None and found.invariant_id == "lumenize.rejected_upgrade_stops", found
+    assert spec.under("fixed").execute().violation is None

@@ -22,6 +22,7 @@ def _feed(progress: Progress) -> None:
 
 def test_a_terminal_gets_one_status_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for the whole line
     out = Terminal()
     progress = Progress(out, shards=4, budget_s=60, every_s=5)
     _feed(progress)

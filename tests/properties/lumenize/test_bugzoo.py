@@ -190,17 +190,17 @@ def test_a_replayed_refresh_cookie_is_refused_by_the_mutant_until_a_restart() ->
 
 #: Independent searches tried before the test gives up; each is seeded and bounded.
 SEEDS = (0, 1, 2)
-#: The same three seeds, tried in another order where seed 0's search misses: since the
-#: probe and auth-error steps joined the driver, seed 0 does not reach grace_alarm_on_4409
-#: within 3000 dev examples (seed 1 does, at about 1500), and trying it first would cost
-#: minutes before the search that finds it starts.
-SEED_ORDER = {"grace_alarm_on_4409": (1, 0, 2)}
+#: The same three seeds in another order, for a bug whose seed-0 search misses and costs
+#: minutes before the search that finds it starts (none at present: judged, seed 0 finds
+#: grace_alarm_on_4409 within its 3000 dev examples).
+SEED_ORDER: dict[str, tuple[int, ...]] = {}
 
 _HUNT = """
 import json, sys
 from gatewaysim.properties.lumenize.zoo import hunt
 for seed in json.loads(sys.argv[2]):
-    result = hunt(sys.argv[1], int(sys.argv[3]), seed=seed, profile=sys.argv[4], shrink=False)
+    result = hunt(sys.argv[1], int(sys.argv[3]), seed=seed, profile=sys.argv[4], shrink=False,
+                  judge=sys.argv[5])
     if result.invariant_id is not None:
         break
 print(json.dumps({"seed": seed, "found": result.invariant_id, "examples": result.examples,
@@ -219,12 +219,32 @@ LONG_HUNTS = frozenset({"grace_alarm_on_4409", "no_stale_close_guard", "revocati
 def test_exploration_finds_mutant(mutant: str) -> None:
     """Each search runs in a fresh process, as `gatewaysim explore` would: a search inside
     a long-lived test worker has been seen to draw different examples than the same seeded
-    search in a new process, and this test is about the bug being findable, not about that."""
+    search in a new process, and this test is about the bug being findable, not about that.
+    The search judges the invariant written for the bug, the others muted, as a campaign
+    mutes each invariant once it has found it: a weakness of ``fixed`` that another invariant
+    shows (see ``test_fixed_keeps_subscription_rows_through_half_open_both_ways``) does not
+    end it."""
     done = subprocess.run(
         [sys.executable, "-c", _HUNT, f"mutant:{mutant}",
          json.dumps(SEED_ORDER.get(mutant, SEEDS)), str(BUDGET),
-         PROFILE.get(mutant, "ci")],
+         PROFILE.get(mutant, "ci"), CAUGHT_BY[mutant]],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["found"] == CAUGHT_BY[mutant], result
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a known weakness of fixed, found by the zoo hunts: a socket half-open on the client's "
+    "side, then on the server's, during broadcasts leaves the tab subscribed with no row"))
+def test_fixed_keeps_subscription_rows_through_half_open_both_ways() -> None:
+    steps = [Step("wait", {"minutes": 1}), *[Step("broadcast", {})] * 4,
+             Step("advance", {"ms": 1}), Step("broadcast", {}),
+             Step("half_open", {"believer": "client", "client": 0}),
+             Step("wait", {"minutes": 16}), Step("broadcast", {}), Step("advance", {"ms": 78}),
+             Step("half_open", {"believer": "server", "client": 0}),
+             Step("advance", {"ms": 5495}), Step("advance", {"ms": 41117})]
+    spec = RunSpec.of(PACK, steps, variant="faithful")
+    found = spec.execute().violation
+    assert found is not None and found.invariant_id == "lumenize.subscribed_in_rows", found
+    assert spec.under("fixed").execute().violation is None
