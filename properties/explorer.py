@@ -33,7 +33,7 @@ import sys
 import time
 import unittest
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -140,21 +140,33 @@ class ExploreReport:
         if self.unshrunk:
             lines.append(f"also seen, not shrunk before the interrupt (no failure file): "
                          f"{', '.join(self.unshrunk)}")
-        if self.sometimes:
-            lines += ["", f"sometimes (situations the campaign must reach, examples that did, "
-                          f"of {self.examples}):"]
-            width = max(len(i) for i, _, _ in self.sometimes)
-            for i, statement, n in self.sometimes:
-                mark = "NEVER REACHED" if i in self.unreached else str(n)
-                lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
-        lines += ["", "coverage (fault combinations: how many of the "
-                      f"{self.examples} examples reached each):"]
-        if self.coverage:
-            width = max(len(label) for label, _ in self.coverage)
-            lines += [f"  {label:<{width}}  {n}" for label, n in self.coverage]
-        else:
-            lines.append("  (none: no fault was injected)")
+        lines += sometimes_lines(self.sometimes, self.examples, set(self.unreached))
+        lines += coverage_lines(self.coverage, self.examples)
         return "\n".join(lines)
+
+
+def sometimes_lines(sometimes: Sequence[tuple[str, str, int]], examples: int,
+                    unreached: set[str]) -> list[str]:
+    """The summary's ``sometimes`` section (none when the pack declares no situation)."""
+    if not sometimes:
+        return []
+    lines = ["", f"sometimes (situations the campaign must reach, examples that did, "
+                 f"of {examples}):"]
+    width = max(len(i) for i, _, _ in sometimes)
+    for i, statement, n in sometimes:
+        mark = "NEVER REACHED" if i in unreached else str(n)
+        lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
+    return lines
+
+
+def coverage_lines(coverage: Sequence[tuple[str, int]], examples: int) -> list[str]:
+    """The summary's coverage section: how many examples reached each fault combination."""
+    lines = ["", f"coverage (fault combinations: how many of the {examples} examples "
+                 "reached each):"]
+    if not coverage:
+        return [*lines, "  (none: no fault was injected)"]
+    width = max(len(label) for label, _ in coverage)
+    return lines + [f"  {label:<{width}}  {n}" for label, n in coverage]
 
 
 class Interrupted(KeyboardInterrupt):

@@ -42,7 +42,9 @@ from ..explorer import (
     Finding,
     _settle_imports,
     check_out_dir,
+    coverage_lines,
     failure_file_name,
+    sometimes_lines,
 )
 from ..failure import Failure, write_failure
 from ..monitor import Violation
@@ -201,24 +203,13 @@ class CampaignReport:
                       and s.report.stopped.startswith("incomplete")]
         for s in incomplete:
             lines.append(f"  shard {s.task.index}: {s.report.stopped}")  # type: ignore[union-attr]
-        if self.sometimes:
-            lines += ["", "sometimes (situations the campaign must reach, examples that did, "
-                          f"of {self.examples}):"]
-            width = max(len(i) for i, _, _ in self.sometimes)
-            for i, statement, n in self.sometimes:
-                mark = "NEVER REACHED" if n == 0 else str(n)
-                lines.append(f"  {i:<{width}}  {mark:>13}  {statement}")
+        lines += sometimes_lines(self.sometimes, self.examples,
+                                 {i for i, _, n in self.sometimes if n == 0})
         lines += ["", "swarm mixes (fault kinds each shard may enable):"]
         for s in self.shards:
             mix = "every kind" if s.task.swarm is None else ", ".join(s.task.swarm)
             lines.append(f"  shard {s.task.index}: {mix}")
-        lines += ["", "coverage (fault combinations: how many of the "
-                      f"{self.examples} examples reached each):"]
-        if self.coverage:
-            width = max(len(label) for label, _ in self.coverage)
-            lines += [f"  {label:<{width}}  {n}" for label, n in self.coverage]
-        else:
-            lines.append("  (none: no fault was injected)")
+        lines += coverage_lines(self.coverage, self.examples)
         return "\n".join(lines)
 
 
