@@ -13,9 +13,13 @@ script's tolerance of 100 ms after the real restart.
 
 ``status`` events are compared as "at least one status message after each reconnection",
 not counted: the periodic broadcast's phase relative to a reconnection is a race both ways.
-Close codes are compared with each run of refused attempts (status 0) counted once: how many
+Close codes are compared with each run of failed attempts counted once, as ``0``: how many
 attempts a process start refuses depends on its start time to the millisecond, and no user
-sees them (the library ignores those closes).
+sees them (the library ignores those closes). A failed attempt is a socket that never
+opened: refused (status 0), or still connecting when ``reconnectWs()`` replaced it, which
+ends it with 1006 for real. Whether an attempt is in flight at the moment the script calls
+``reconnectWs()`` after a restart is the same race: the loop's check interval at a tenth of
+the delays is about the time a process takes to start.
 """
 
 from __future__ import annotations
@@ -71,10 +75,18 @@ def _offset(t: Time, anchors: Sequence[Time]) -> Time:
     return t - (before[-1] if before else 0)
 
 
-def _collapse(codes: tuple[int, ...]) -> tuple[int, ...]:
+FAILED_ATTEMPT = 0
+"""How the close of a socket that never opened shows in :attr:`UserView.close_codes`."""
+
+
+def _close_codes(log: ClientLog) -> tuple[int, ...]:
+    """The close codes of the client's sockets, each run of failed attempts as one ``0``."""
+    opened = set(log.opened)
     out: list[int] = []
-    for code in codes:
-        if not (code == 0 and out and out[-1] == 0):
+    for _, conn, code in log.closes:
+        if conn not in opened:
+            code = FAILED_ATTEMPT
+        if not (code == FAILED_ATTEMPT and out and out[-1] == FAILED_ATTEMPT):
             out.append(code)
     return tuple(out)
 
@@ -84,7 +96,7 @@ def user_view(log: ClientLog, faults: Sequence[Time]) -> UserView:
         tuple(to for _, to in log.states),
         tuple(name for _, name, _ in log.events if name != "status"),
         tuple(n > 0 for n in log.after_each_reconnection()),
-        _collapse(tuple(code for _, _, code in log.closes)),
+        _close_codes(log),
         tuple(_offset(t, faults) for t, _ in log.states))
 
 

@@ -166,6 +166,8 @@ class ClientLog:
     validations: list[bool] = field(factory=list)
     prompts: dict[str, str] = field(factory=dict)
     closes: list[tuple[Time, str, int]] = field(factory=list)
+    opened: list[str] = field(factory=list)
+    """The sockets that opened, in order (a close of any other ended an attempt)."""
 
     def count(self, name: str, via: str | None = None) -> int:
         return sum(1 for _, n, d in self.events if n == name and (via is None or
@@ -196,6 +198,9 @@ class Observer:
     def observe(self, record: TraceRecord) -> None:
         log = self.logs.get(record.actor)
         if log is None:
+            return
+        if record.kind == IN and record.type == "WsOpened":
+            log.opened.append(record.data["conn"])
             return
         if record.kind == IN and record.type in ("WsClosed", "WsRejected"):
             code = record.data.get("code", record.data.get("status", 0))
