@@ -192,6 +192,9 @@ class LumenizeClient(Node):
         self.doc_content: Any = None
         self.doc_version: Any = None
         self.subscribed: set[str] = set()
+        self.resubscribe_owed: set[str] = set()
+        """Fix resubscribe_until_done: documents told subscriptionRequired and not yet
+        resubscribed to."""
         self.login_required = 0
         self.connects = 0
         self._n_ws = 0
@@ -288,6 +291,8 @@ class LumenizeClient(Node):
         if subscription_required:  # section 2.1: only when the flag is true
             effects.append(Note("subscription_required", {}))
             effects += self._on_subscription_required(now)
+        elif self.resubscribe_owed:
+            effects += self._resubscribe_owed(now)
         return effects
 
     def _on_login_required(self, now: Time, code: int, reason: str, **_: Any) -> list[Effect]:
@@ -760,6 +765,8 @@ class LumenizeClient(Node):
     # ------------------------------------------------------------------ the app
     def _on_subscription_required(self, now: Time) -> list[Effect]:
         """The modelled app: subscribe (awaited) to every document it follows."""
+        if self.config.fixed("resubscribe_until_done"):
+            self.resubscribe_owed.update(self.subscribe_to)
         effects: list[Effect] = []
         for doc in self.subscribe_to:
             effects += self._call(now, ClientCall("subscribe", [], instance=doc,
@@ -768,6 +775,7 @@ class LumenizeClient(Node):
 
     def _subscribed(self, doc: str, value: Any) -> list[Effect]:
         self.subscribed.add(doc)
+        self.resubscribe_owed.discard(doc)
         if isinstance(value, dict) and "version" in value:
             return self._apply_document(value.get("content"), value["version"])
         return []
@@ -857,3 +865,15 @@ class LumenizeClient(Node):
         newer tab, or disconnect()ed) waits for the app's connect(); a wake-up does not
         reconnect it."""
         return self.state == table.DISCONNECTED and self.config.fixed("disconnected_stays_down")
+
+    def _resubscribe_owed(self, now: Time) -> list[Effect]:
+        """Fix resubscribe_until_done: a connection_status that says false after a true
+        whose resubscribe was lost (its socket half-open, say, and superseded by this one):
+        the gateway vouches for nothing lost since that socket, where the client never had
+        its subscription back, so the app subscribes again."""
+        effects: list[Effect] = [Note("resubscribe.owed", {"documents":
+                                                           sorted(self.resubscribe_owed)})]
+        for doc in sorted(self.resubscribe_owed):
+            effects += self._call(now, ClientCall("subscribe", [], instance=doc,
+                                                  binding="DOCUMENT", tag=f"subscribe:{doc}"))
+        return effects

@@ -83,6 +83,12 @@ FIXES: dict[str, str] = {
         "not reconnect it, so a refused tab does not knock on the access gate again and a "
         "superseded one does not take its instanceName back."
     ),
+    "resubscribe_until_done": (
+        "A subscriptionRequired: true stays owed until the app's resubscribe succeeds: a "
+        "resubscribe lost with its socket is made again after the next connection_status, "
+        "even one that says false (the gateway vouches for nothing lost since the socket "
+        "it was told true on, which the client never caught up with)."
+    ),
 }
 
 #: Planted bugs for the bug zoo; none is in the real code.

@@ -38,6 +38,8 @@ from .statistics import LumenizeStatistics, TabFacts
 
 USERS = 4
 DOC = p.DEFAULT_DOCUMENT
+#: What a laptop waking up fires, in the order browsers fire it, in one instant.
+RESUME = ("online", "visible", "focus")
 
 #: Any of the four users, with user 0 drawn more often: bugs live where several faults
 #: and calls meet on the same tab, and a shared favourite makes that meeting likely.
@@ -344,10 +346,15 @@ class LumenizeDriver(Driver):
     def unsubscribe(self, client: int) -> None:
         self.lw.client_call(self.primary(client), "unsubscribe", tag=f"unsubscribe:{DOC}")
 
-    @step(fault="wake", client=client_index, kind=st.sampled_from(["online", "visible", "focus"]))
+    @step(fault="wake", client=client_index,
+          kind=st.sampled_from(["online", "visible", "focus", "resume"]))
     def wake(self, client: int, kind: str) -> None:
-        """A browser event the client listens to."""
-        self.lw.inject(self.primary(client), p.WakeUp(kind))
+        """A browser event the client listens to; ``resume`` is a laptop waking up, which
+        fires ``online``, ``visibilitychange`` and ``focus`` in one instant (each handler
+        then sees the socket its predecessor just opened, still CONNECTING)."""
+        tab = self.primary(client)
+        for each in RESUME if kind == "resume" else (kind,):
+            self.lw.inject(tab, p.WakeUp(each))
 
     # ------------------------------------------------------------------ malformed input
     def _prober(self) -> None:

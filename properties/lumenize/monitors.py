@@ -28,6 +28,7 @@ from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
 from ..monitor import Facts, Monitor
 from ..monitors import HerdDispersal, SessionsPerKey, SettlesOnce, SettlesWithin, Sometimes
+from .probes import defect_missing
 from .statistics import LumenizeStatistics
 
 WORKER = p.WORKER
@@ -1650,6 +1651,17 @@ class MalformedInputAnswered(_Problem):
         self.kinds: dict[str, str] = {}
         self.sent: dict[str, tuple[Time, str]] = {}  # probe id -> (sent at, target host)
         self.crashed: dict[str, Time] = {}  # host -> last crash or eviction
+        self.asked: tuple[Time, str] | None = None  # a Probe input not yet sent
+        self.cookies: dict[str, str] = {}  # refresh probe id -> the cookie it presented
+        self.rotated: set[str] = set()  # cookies the prober has had rotated away
+
+    def _unsent(self) -> None:
+        """A probe asked for and not sent (only a replay with nothing rotated is empty)."""
+        if self.asked is not None:
+            t, kind = self.asked
+            self.asked = None
+            if not (kind == "replay_refresh" and not self.rotated):
+                self.found(t, f"probe {kind} was asked for and the prober sent nothing")
 
     def observe(self, rec: TraceRecord) -> None:
         if rec.kind == FAULT and rec.type in ("crash", "evict"):
@@ -1662,14 +1674,31 @@ class MalformedInputAnswered(_Problem):
         if note is not None:
             if note[0] == "probe.sent":
                 self.kinds[note[1]["id"]] = note[1]["kind"]
+                if self.asked is not None and self.asked[1] != note[1]["kind"]:
+                    self.found(rec.t, f"probe {self.asked[1]} was asked for and the prober "
+                                      f"sent probe {note[1]['kind']}")
+                self.asked = None
             return
         if rec.kind == OUT and rec.type in ("OpenConnection", "HttpRequest"):
             key = data.get("conn", data.get("req"))
             if key in self.kinds:
                 self.sent[key] = (rec.t, str(data.get("to")))
+                wrong = defect_missing(self.kinds[key], rec.type, data, self.rotated)
+                if wrong is not None:
+                    self.found(rec.t, wrong)
+                if rec.type == "HttpRequest" and data.get("path") == p.REFRESH_PATH:
+                    self.cookies[key] = p.header(data.get("headers") or {}, "Cookie")
             return
         if rec.kind != IN:
             return
+        self._unsent()
+        if rec.type == "Probe":
+            self.asked = (rec.t, str(data.get("kind")))
+            return
+        if rec.type == "HttpResponse" and data.get("status") == 200:
+            cookie = self.cookies.pop(str(data.get("req")), None)
+            if isinstance(cookie, str):
+                self.rotated.add(cookie)
         key = data.get("conn", data.get("req"))
         self.sent.pop(str(key), None)
         kind = self.kinds.pop(str(key), None) if isinstance(key, str) else None
@@ -1699,6 +1728,7 @@ class MalformedInputAnswered(_Problem):
                    for host, t in self.crashed.items())
 
     def judge(self, facts: Facts) -> str | None:
+        self._unsent()
         for key, (sent_at, target) in sorted(self.sent.items()):
             if facts.now - sent_at > PROBE_ANSWER_BOUND and not self._excused(sent_at, target):
                 self.found(sent_at, f"probe {self.kinds.get(key, key)} to {target} got no "
@@ -1717,7 +1747,9 @@ MALFORMED_INPUT_ANSWERED = MalformedInputAnswered(
         "DOCUMENTED_ANSWERS gives each probe's answer and its section of lumenize-mesh.md; "
         "an upgrade that opens is always wrong, and so is silence: a probe whose target "
         "stayed up must be answered within PROBE_ANSWER_BOUND (15 s). A probe whose target "
-        "(or, for an upgrade, a gateway) crashed while it was in flight is not judged.",
+        "(or, for an upgrade, a gateway) crashed while it was in flight is not judged. "
+        "An answer is evidence only for the request it answers: each probe asked for is "
+        "sent, and malformed the way its name says (properties/lumenize/probes.py).",
 )
 
 

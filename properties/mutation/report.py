@@ -3,7 +3,15 @@
 Survivors that change nothing observable can be listed as *equivalent* in the model
 package's ``equivalent_mutants.json``, each with the reason a reviewer accepted::
 
-    {"equivalent": [{"id": "client.py:120:int:3 -> 4", "reason": "why nothing can see it"}]}
+    {"equivalent": [{"id": "client.py:120:int:3 -> 4", "reason": "why nothing can see it",
+                     "source": "self.retries = 3", "in": "Client.__init__"}]}
+
+A mutant's id names its line, which moves whenever the lines above it change. The entry's
+anchor follows it: ``source``, the mutated line's text (stripped), ``in``, the function or
+class holding it (``""``: anywhere in the module), and ``nth`` when several of its lines
+read the same (1 by default); :func:`anchor_of` writes them. An entry whose anchor no
+longer matches is an error that says so, rather than a reason silently attached to another
+change or to nothing.
 
 The score is ``killed / (total - equivalent)``: a crash or a time-out is not an invariant
 noticing the change, so it does not count as killed (both are shown on their own). A mutant
@@ -13,6 +21,7 @@ copy was not the code that ran) is left out of both counts and listed.
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -25,8 +34,76 @@ from .runner import Campaign
 EQUIVALENTS = "equivalent_mutants.json"
 
 
+def _scopes(tree: ast.Module) -> dict[str, tuple[int, int]]:
+    """Every function and class of a module by qualified name: its first and last line."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                out[name] = (child.lineno, child.end_lineno or child.lineno)
+                walk(child, f"{name}.")
+    walk(tree, "")
+    return out
+
+
+def scope_of(source: str, line: int) -> str:
+    """The qualified name of the innermost function or class holding ``line`` ("" for the
+    module), which anchors an entry with its ``source``."""
+    best, size = "", float("inf")
+    for name, (first, last) in _scopes(ast.parse(source)).items():
+        if first <= line <= last and last - first < size:
+            best, size = name, last - first
+    return best
+
+
+def anchor_of(source: str, line: int) -> dict[str, Any]:
+    """The anchor fields of an entry for the mutant on ``line`` of ``source``."""
+    lines = source.splitlines()
+    text, scope = lines[line - 1].strip(), scope_of(source, line)
+    first = _scopes(ast.parse(source)).get(scope, (1, len(lines)))[0]
+    nth = sum(1 for n in range(first, line + 1) if lines[n - 1].strip() == text)
+    anchor: dict[str, Any] = {"source": text, "in": scope}
+    if nth > 1:
+        anchor["nth"] = nth
+    return anchor
+
+
+def _anchored(package_dir: Path, path: Path, entry: dict[str, Any],
+              files: dict[str, str]) -> str:
+    """The entry's id with its line number moved to the line its anchor names today: the
+    ``nth`` line (1 by default) reading ``source`` in function or class ``in``."""
+    mutant_id, text = entry["id"], entry["source"]
+    file, _, rest = mutant_id.partition(":")
+    tail = rest.partition(":")[2]
+    if file not in files:
+        try:
+            files[file] = (package_dir / file).read_text(encoding="utf-8")
+        except OSError:
+            raise ConfigError(f"{path}: {mutant_id!r} names {file}, which the package "
+                              "does not have") from None
+    source = files[file]
+    lines = source.splitlines()
+    scope, nth = entry.get("in", ""), entry.get("nth", 1)
+    try:
+        first, last = _scopes(ast.parse(source))[scope] if scope else (1, len(lines))
+    except (KeyError, SyntaxError):
+        raise ConfigError(f"{path}: {mutant_id!r}: {file} has no {scope!r} to look in; "
+                          "review the entry against the code and update it") from None
+    found = [n for n in range(first, last + 1) if lines[n - 1].strip() == text]
+    if not isinstance(nth, int) or not 0 < nth <= len(found):
+        where = f"{scope} in {file}" if scope else file
+        raise ConfigError(f"{path}: {mutant_id!r}: {where} has {len(found)} line(s) reading "
+                          f"{text!r}, not the {nth}th; review the entry against the code "
+                          "and update it")
+    return f"{file}:{found[nth - 1]}:{tail}"
+
+
 def load_equivalents(package_dir: Path) -> dict[str, str]:
-    """The reviewed list of equivalent mutants (id -> reason); none when there is no file."""
+    """The reviewed list of equivalent mutants (id -> reason); none when there is no file.
+
+    Ids come back anchored to today's code (see the module docstring)."""
     path = package_dir / EQUIVALENTS
     if not path.exists():
         return {}
@@ -39,12 +116,18 @@ def load_equivalents(package_dir: Path) -> dict[str, str]:
         raise ConfigError(f"{path}: expected {{\"equivalent\": [{{\"id\": ..., \"reason\": "
                           "...}}, ...]}")
     out: dict[str, str] = {}
+    files: dict[str, str] = {}
     for entry in entries:
         if not (isinstance(entry, dict) and isinstance(entry.get("id"), str)
-                and isinstance(entry.get("reason"), str) and entry["reason"].strip()):
+                and isinstance(entry.get("reason"), str) and entry["reason"].strip()
+                and isinstance(entry.get("source", ""), str)
+                and isinstance(entry.get("in", ""), str)):
             raise ConfigError(f"{path}: every entry needs an id and a written reason, "
                               f"not {entry!r}")
-        out[entry["id"]] = entry["reason"].strip()
+        mutant_id = entry["id"]
+        if entry.get("source"):
+            mutant_id = _anchored(package_dir, path, entry, files)
+        out[mutant_id] = entry["reason"].strip()
     return out
 
 

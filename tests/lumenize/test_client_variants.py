@@ -25,7 +25,8 @@ from .client_fakes import (
 )
 
 CLIENT_FIXES = ("superseded_client_stays_down", "jittered_backoff",
-                "reject_calls_on_socket_close", "rejected_upgrade_terminal")
+                "reject_calls_on_socket_close", "rejected_upgrade_terminal",
+                "resubscribe_until_done")
 CLIENT_MUTANTS = ("no_stale_close_guard", "refresh_not_single_flight", "queue_flushed_twice",
                   "backoff_never_reset")
 

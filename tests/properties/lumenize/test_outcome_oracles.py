@@ -7,13 +7,17 @@ does, is in ``test_bugzoo``.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from attrs import evolve
 
 from gatewaysim.models.lumenize.prober import PROBER, PROBES
 from gatewaysim.properties.lumenize import PACK
 from gatewaysim.properties.lumenize.monitors import (
     DOCUMENTED_ANSWERS,
     GROWTH_ALPHA,
+    MalformedInputAnswered,
     growth_p_value,
 )
 from gatewaysim.properties.run import RunSpec
@@ -190,3 +194,61 @@ def test_a_tab_returning_after_a_takeover_is_told_to_resubscribe_despite_its_sta
     back = [d for d in upgrades if d["conn"].startswith("client/u0.t1:")
             and any(c.startswith("client/u0.t1#2:") for c in d["superseded"])]
     assert back and back[0]["subscriptionRequired"] is True
+
+
+# ---------------------------------------------------------------------------- probes as named
+def _probe_run() -> list:
+    steps = [ADVANCE, *(Step("probe", {"kind": k}) for k in sorted(DOCUMENTED_ANSWERS)),
+             ADVANCE, Step("probe", {"kind": "refresh"}), ADVANCE,
+             Step("probe", {"kind": "replay_refresh"}), ADVANCE]
+    result = RunSpec.of(PACK, steps, variant="fixed").execute(keep_records=True)
+    assert result.violation is None, result.violation
+    return list(result.trace.records)
+
+
+def _judged(records: list) -> str | None:
+    monitor = MalformedInputAnswered("probes", "probes", "safety")
+    monitor.reset()
+    for record in records:
+        monitor.observe(record)
+    monitor._unsent()
+    return monitor.problem
+
+
+def _doctor(records: list, kind: str, change: Callable[[dict], dict]) -> list:
+    """The run with the request sent as probe ``kind`` changed by ``change``."""
+    (probe_id,) = [d["id"] for d in _notes(records, "probe.sent", PROBER) if d["kind"] == kind]
+    return [evolve(r, data=change(r.data)) if r.actor == PROBER and r.kind == "out"
+            and r.data.get("conn", r.data.get("req")) == probe_id else r for r in records]
+
+
+def test_every_probe_of_a_run_is_sent_as_named() -> None:
+    assert _judged(_probe_run()) is None
+
+
+@pytest.mark.parametrize("kind, change", [
+    ("no_token", lambda d: {**d, "request": {**d["request"], "protocols": [
+        *d["request"]["protocols"], "lmz.access-token.x"]}}),
+    ("bad_origin", lambda d: {**d, "request": {**d["request"], "headers": {
+        **d["request"]["headers"], "Origin": "https://app.lumenize.local"}}}),
+    ("envelope_version", lambda d: {**d, "body": {**d["body"], "version": 1}}),
+    ("replay_refresh", lambda d: {**d, "headers": {"Cookie": "rt-never-rotated"}}),
+    ("no_upgrade_header", lambda d: {**d, "request": {**d["request"], "headers": {
+        **d["request"]["headers"], "Upgrade": "websocket"}}}),
+])
+def test_a_probe_sent_well_formed_is_found(kind: str, change: Callable[[dict], dict]) -> None:
+    """A prober that sends a request not malformed the way its probe says would leave the
+    refusal untested while the answer oracle held; the oracle says which probe."""
+    problem = _judged(_doctor(_probe_run(), kind, change))
+    assert problem is not None and f"probe {kind}" in problem
+
+
+def test_a_probe_asked_for_and_not_sent_is_found() -> None:
+    records = _probe_run()
+    (probe_id,) = [d["id"] for d in _notes(records, "probe.sent", PROBER)
+                   if d["kind"] == "forged_token"]
+    silent = [r for r in records if not (r.actor == PROBER and r.kind == "out" and (
+        r.data.get("conn", r.data.get("req")) == probe_id
+        or r.data.get("data", {}).get("id") == probe_id))]
+    problem = _judged(silent)
+    assert problem is not None and "probe forged_token was asked for" in problem
