@@ -31,17 +31,20 @@ from gatewaysim.simulator.node import HostContext, Node
 from . import protocol as p
 from .config import LumenizeConfig
 
-MODES = ("ok", "reject", "expired_tokens", "error")
+MODES = ("ok", "reject", "forbidden", "expired_tokens", "error")
 REFRESH_KEY = "refresh:"  # refresh:<token> -> {"sub", "exp"}
 CLAIMS_KEY = "claims:"  # claims:<sub> -> overrides set by SetUserClaims
 SEEDED_KEY = "seeded"
 INVALID_REFRESH = "Refresh token expired or invalid"
+ACCOUNT_FORBIDDEN = "Account disabled"
 
 
 class TokenService(Node):
     """Mints access tokens from rotating refresh tokens; faults come as inputs.
 
-    Modes: ``ok``; ``reject`` answers every refresh 401; ``expired_tokens`` mints access
+    Modes: ``ok``; ``reject`` answers every refresh 401; ``forbidden`` answers 403 (an
+    account the service refuses, which the client also takes for "log in again": spec
+    2.3, "URL refresh: 401/403"); ``expired_tokens`` mints access
     tokens whose ``exp`` is already past (the "refresh mints expired tokens" loop of
     section 6); ``error`` answers 503. "Down" is ``world.crash("auth")``, "slow" is
     ``world.slow_link``.
@@ -112,6 +115,8 @@ class TokenService(Node):
             if self.config.mutant("error_mode_answers_401"):
                 return self._refuse(req, 401, INVALID_REFRESH)
             return self._refuse(req, 503, "Service Unavailable")
+        if self.mode == "forbidden":
+            return self._refuse(req, 403, ACCOUNT_FORBIDDEN)
         if self.mode == "reject" or not cookie:
             return self._refuse(req, 401, INVALID_REFRESH)
         row = self.ctx.storage.get(REFRESH_KEY + str(cookie))

@@ -189,8 +189,8 @@ class CallClient(Input):
 
 @frozen
 class AuthMode(Input):
-    """Token service fault: ``ok``, ``reject`` (answers 401), ``expired_tokens`` (mints exp
-    in the past) or ``error`` (answers 503)."""
+    """Token service fault: ``ok``, ``reject`` (answers 401), ``forbidden`` (answers 403),
+    ``expired_tokens`` (mints exp in the past) or ``error`` (answers 503)."""
 
     mode: str
 

@@ -273,9 +273,10 @@ class LumenizeDriver(Driver):
             self.slow.add(client)
             self.world.slow_link(self.primary(client), p.AUTH, s(2))
 
-    @step(fault="auth", mode=st.sampled_from(["reject", "error", "ok"]))
+    @step(fault="auth", mode=st.sampled_from(["reject", "forbidden", "error", "ok"]))
     def auth_mode(self, mode: str) -> None:
-        """``reject``: the token service answers every refresh 401; ``error``: 503."""
+        """``reject``: the token service answers every refresh 401; ``forbidden``: 403;
+        ``error``: 503."""
         if self.world.host_up(p.AUTH):
             self.lw.inject(p.AUTH, p.AuthMode(mode))
 

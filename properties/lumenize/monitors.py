@@ -814,31 +814,48 @@ CLIENT_CALLS_SETTLE = SettlesWithin(
 
 
 class MeshCallsSettle(Monitor):
-    """Books: when ``node/main`` sent each call and when its result came back. The bound
-    depends on the config (grace and the gateway's call timeout), so it is read from
-    :class:`Facts` at judgement rather than fixed when the monitor is declared."""
+    """Books: when ``node/main`` sent each call (the ``__executeOperation`` request itself,
+    named by the tag of the ``mesh_call.sent`` note before it) and when the node reported
+    the result of the answer to that request. Keyed by the request, not by the note: a node
+    that stopped noting its calls would otherwise have nothing judged. The bound depends on
+    the config (grace and the gateway's call timeout), so it is read from :class:`Facts` at
+    judgement rather than fixed when the monitor is declared."""
+
+    record_types = frozenset({"Note", "HttpRequest", "HttpResponse", "HttpFailed"})
 
     def reset(self) -> None:
-        self.issued: dict[str, Time] = {}
+        self.issued: dict[str, tuple[Time, str]] = {}  # req -> (sent at, tag)
         self.settled: dict[str, Time] = {}
+        self.tag = ""  # of the last mesh_call.sent note
+        self.answering: str | None = None  # the request whose answer the node handles
 
     def observe(self, rec: TraceRecord) -> None:
-        note = _note(rec) if rec.actor == NODE else None
+        if rec.actor != NODE:
+            return
+        data = rec.data
+        if rec.kind == IN:
+            self.answering = data.get("req") if rec.type in ("HttpResponse",
+                                                             "HttpFailed") else None
+            return
+        if rec.type == "HttpRequest" and data.get("path") == p.EXECUTE_OPERATION:
+            req = str(data.get("req"))
+            self.issued[req] = (rec.t, self.tag or req)
+            self.settled.pop(req, None)
+            self.tag = ""
+            return
+        note = _note(rec)
         if note is None:
             return
-        event, d = note
-        tag = d.get("tag") or ""
-        if event == "mesh_call.sent":
-            self.issued[tag] = rec.t
-            self.settled.pop(tag, None)
-        elif event == "mesh_call.result" and tag in self.issued:
-            self.settled.setdefault(tag, rec.t)
+        if note[0] == "mesh_call.sent":
+            self.tag = str(note[1].get("tag") or "")
+        elif note[0] == "mesh_call.result" and self.answering in self.issued:
+            self.settled.setdefault(self.answering, rec.t)
 
     def judge(self, facts: Facts) -> str | None:
         config = facts.config
         bound = config.grace + config.client_call_timeout + MESH_CALL_SLACK
-        for tag, issued in sorted(self.issued.items()):
-            settled = self.settled.get(tag)
+        for req, (issued, tag) in sorted(self.issued.items(), key=lambda kv: kv[1]):
+            settled = self.settled.get(req)
             deadline = issued + bound
             if settled is None and deadline <= facts.now:
                 return (f"mesh call [{tag}] sent at {format_time(issued)} never settled "
@@ -1169,9 +1186,15 @@ class ClientCallReturnsResult(_Problem):
                 self.found(rec.t, f"{rec.actor} call [{tag}] returned {d.get('value')!r}, but "
                                   f"the Worker computed {expected!r}")
             return
+        error = d.get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("message"), str)
+                and error["message"]):
+            self.found(rec.t, f"{rec.actor} call [{tag}] was rejected with {error!r}, not an "
+                              "Error with a message: the app cannot tell why it failed")
+            return
         conn = self.sent_on.get(call_id)
         if conn is not None and self.links.clean(conn):
-            self.found(rec.t, f"{rec.actor} call [{tag}] failed ({d.get('error')}) although "
+            self.found(rec.t, f"{rec.actor} call [{tag}] failed ({error}) although "
                               f"no fault touched {conn} while it was in flight")
 
 
@@ -1182,8 +1205,10 @@ CLIENT_CALL_RETURNS_RESULT = ClientCallReturnsResult(
     "safety",
     doc="#6 each call is answered, and the answer is the callee's. Spec 1.7 step 4: the reply "
         "is a call_response carrying the callee's $result (success) or $error; spec 2.4: "
-        "the client settles callRaw with it. The Worker binding echoes its arguments "
-        "('worker-echo: a,b', case 19). A failure is excused only when a fault named the "
+        "the client settles callRaw with it, and rejects with an Error that has a message "
+        "(one the client makes, or the callee's $error). The Worker binding echoes its "
+        "arguments ('worker-echo: a,b', case 19). A failure is excused only when a fault "
+        "named the "
         "tab's instance, or either end closed the socket, between the socket opening and "
         "the settlement (a 4401 or a 4409 closes it).",
 )

@@ -8,6 +8,7 @@ does, is in ``test_bugzoo``.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from attrs import evolve
@@ -17,9 +18,12 @@ from gatewaysim.properties.lumenize import PACK
 from gatewaysim.properties.lumenize.monitors import (
     DOCUMENTED_ANSWERS,
     GROWTH_ALPHA,
+    ClientCallReturnsResult,
     MalformedInputAnswered,
+    MeshCallsSettle,
     growth_p_value,
 )
+from gatewaysim.properties.monitor import Facts, Monitor
 from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
 from gatewaysim.simulator.clock import SECOND
@@ -252,3 +256,53 @@ def test_a_probe_asked_for_and_not_sent_is_found() -> None:
         or r.data.get("data", {}).get("id") == probe_id))]
     problem = _judged(silent)
     assert problem is not None and "probe forged_token was asked for" in problem
+
+
+# ---------------------------------------------------------------------------- books kept from
+# what the nodes did, not only from their notes
+def _fed(monitor: Monitor, records: list) -> Monitor:
+    monitor.reset()
+    for record in records:
+        monitor.observe(record)
+    return monitor
+
+
+def test_mesh_calls_are_booked_from_the_requests_the_node_sent() -> None:
+    steps = [Step("advance", {"ms": 1000}), Step("call_client", {"client": 2}),
+             Step("call_client", {"client": 1}), Step("advance", {"ms": 1000})]
+    result = RunSpec.of(PACK, steps, variant="fixed").execute(keep_records=True)
+    assert result.violation is None
+    records = list(result.trace.records)
+    later = Facts(SimpleNamespace(now=records[-1].t + 3600 * SECOND,  # type: ignore[arg-type]
+                                  model_config=PACK.config_of("fixed")))
+    monitor = _fed(MeshCallsSettle("m", "m", "liveness"), records)
+    assert len(monitor.issued) == 2 and monitor.judge(later) is None
+    # a node that stopped noting its calls still has them judged...
+    unnoted = [r for r in records if not (r.type == "Note"
+                                          and r.data["event"] == "mesh_call.sent")]
+    monitor = _fed(MeshCallsSettle("m", "m", "liveness"), unnoted)
+    assert len(monitor.issued) == 2 and monitor.judge(later) is None
+    # ...and one that never reports a result is found
+    unanswered = [r for r in records if not (r.type == "Note"
+                                             and r.data["event"] == "mesh_call.result")]
+    problem = _fed(MeshCallsSettle("m", "m", "liveness"), unanswered).judge(later)
+    assert problem is not None and "never settled" in problem
+
+
+def test_a_call_rejected_without_an_error_is_found() -> None:
+    """fixed rejects an awaited call whose socket drops; the rejection must say why."""
+    steps = [Step("advance", {"ms": 1000}),
+             Step("client_call", {"client": 0, "awaited": True}),
+             Step("drop", {"client": 0}), Step("advance", {"ms": 1000})]
+    result = RunSpec.of(PACK, steps, variant="fixed").execute(keep_records=True)
+    assert result.violation is None
+    records = list(result.trace.records)
+    failed = [r for r in records if r.type == "Note" and r.data["event"] == "call.settled"
+              and not r.data["data"]["ok"]]
+    assert failed and failed[0].data["data"]["error"]["message"]
+    assert _fed(ClientCallReturnsResult("c", "c", "safety"), records).problem is None
+    blank = [evolve(r, data={**r.data, "data": {k: v for k, v in r.data["data"].items()
+                                                 if k != "error"}}) if r is failed[0] else r
+             for r in records]
+    problem = _fed(ClientCallReturnsResult("c", "c", "safety"), blank).problem
+    assert problem is not None and "not an Error with a message" in problem
