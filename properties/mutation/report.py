@@ -206,6 +206,12 @@ def render(campaign: Campaign, equivalents: dict[str, str]) -> str:
                      if campaign.interrupted or done < len(campaign.mutants) else "") + ": "
                   + ", ".join(f"{n} {k}" for k, n in counts.items() if n)]
     killed, denominator, percent = score(campaign, equivalents)
+    ran = denominator - counts["crashed"]
+    if counts["crashed"] and ran > 0:
+        # Shown beside the score, not instead of it: a crash is the model raising, which
+        # exploration reports too, but no invariant judged that change.
+        lines.append(f"of the {ran} that did not crash, the invariants killed {killed} "
+                     f"({100.0 * killed / ran:.1f}%); the score counts crashes as not killed")
     lines.append(f"mutation score: {percent:.1f}% ({killed} killed of {denominator})"
                  if percent is not None else "mutation score: n/a (no mutant judged)")
     return "\n".join(lines)

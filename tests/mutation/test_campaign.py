@@ -77,6 +77,20 @@ def test_the_unmutated_package_passes_and_a_survivor_is_listed_with_its_diff(
     assert reviewed.splitlines()[-1] == "mutation score: n/a (no mutant judged)"
 
 
+def test_crashes_count_as_not_killed_and_the_rest_is_shown_beside_the_score(
+        tmp_path: Path) -> None:
+    a = Mutant.of(SERVER, "server.py", "self.echoed = 0", "self.echoed = 1", "int")
+    b = Mutant.of(SERVER, "server.py", "self.echoed += 1", "self.echoed -= 1", "hand")
+    campaign = Campaign(Settings("echo", "fixed", 0, 10), "gatewaysim.models.echo", ECHO,
+                        tmp_path, {"status": "survived", "seconds": 1.0}, (a, b),
+                        {a.id: {"status": "killed", "by": ["echo.order"]},
+                         b.id: {"status": "crashed", "detail": "NameError"}}, 0)
+    lines = render(campaign, {}).splitlines()
+    assert lines[-1] == "mutation score: 50.0% (1 killed of 2)"
+    assert lines[-2] == ("of the 1 that did not crash, the invariants killed 1 (100.0%); the "
+                         "score counts crashes as not killed")
+
+
 def test_a_campaign_leaves_the_users_files_alone_and_resumes(
         gatewaysim: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(ECHO)
