@@ -16,6 +16,7 @@ Everything the real code gets wrong is kept, and each fix flag or mutant of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from attrs import define, field, frozen
@@ -767,11 +768,7 @@ class LumenizeClient(Node):
         """The modelled app: subscribe (awaited) to every document it follows."""
         if self.config.fixed("resubscribe_until_done"):
             self.resubscribe_owed.update(self.subscribe_to)
-        effects: list[Effect] = []
-        for doc in self.subscribe_to:
-            effects += self._call(now, ClientCall("subscribe", [], instance=doc,
-                                                  binding="DOCUMENT", tag=f"subscribe:{doc}"))
-        return effects
+        return self._subscribe(now, self.subscribe_to)
 
     def _subscribed(self, doc: str, value: Any) -> list[Effect]:
         self.subscribed.add(doc)
@@ -871,9 +868,13 @@ class LumenizeClient(Node):
         whose resubscribe was lost (its socket half-open, say, and superseded by this one):
         the gateway vouches for nothing lost since that socket, where the client never had
         its subscription back, so the app subscribes again."""
-        effects: list[Effect] = [Note("resubscribe.owed", {"documents":
-                                                           sorted(self.resubscribe_owed)})]
-        for doc in sorted(self.resubscribe_owed):
+        owed = sorted(self.resubscribe_owed)
+        return [Note("resubscribe.owed", {"documents": owed}), *self._subscribe(now, owed)]
+
+    def _subscribe(self, now: Time, documents: Sequence[str]) -> list[Effect]:
+        """The app's awaited ``subscribe`` call to each document, in order."""
+        effects: list[Effect] = []
+        for doc in documents:
             effects += self._call(now, ClientCall("subscribe", [], instance=doc,
                                                   binding="DOCUMENT", tag=f"subscribe:{doc}"))
         return effects

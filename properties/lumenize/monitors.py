@@ -821,7 +821,9 @@ class MeshCallsSettle(Monitor):
     the config (grace and the gateway's call timeout), so it is read from :class:`Facts` at
     judgement rather than fixed when the monitor is declared."""
 
-    record_types = frozenset({"Note", "HttpRequest", "HttpResponse", "HttpFailed"})
+    # every input the node takes (each one ends the handling of the one before)
+    record_types = frozenset({"Note", "HttpRequest", "HttpResponse", "HttpFailed",
+                              "CallClient", "HttpRequestReceived"})
 
     def reset(self) -> None:
         self.issued: dict[str, tuple[Time, str]] = {}  # req -> (sent at, tag)
@@ -1208,9 +1210,8 @@ CLIENT_CALL_RETURNS_RESULT = ClientCallReturnsResult(
         "the client settles callRaw with it, and rejects with an Error that has a message "
         "(one the client makes, or the callee's $error). The Worker binding echoes its "
         "arguments ('worker-echo: a,b', case 19). A failure is excused only when a fault "
-        "named the "
-        "tab's instance, or either end closed the socket, between the socket opening and "
-        "the settlement (a 4401 or a 4409 closes it).",
+        "named the tab's instance, or either end closed the socket, between the socket "
+        "opening and the settlement (a 4401 or a 4409 closes it).",
 )
 
 

@@ -48,21 +48,18 @@ def _scopes(tree: ast.Module) -> dict[str, tuple[int, int]]:
     return out
 
 
-def scope_of(source: str, line: int) -> str:
-    """The qualified name of the innermost function or class holding ``line`` ("" for the
-    module), which anchors an entry with its ``source``."""
-    best, size = "", float("inf")
-    for name, (first, last) in _scopes(ast.parse(source)).items():
-        if first <= line <= last and last - first < size:
-            best, size = name, last - first
-    return best
+def _innermost(scopes: dict[str, tuple[int, int]], line: int) -> str:
+    """The innermost function or class holding ``line`` ("" for the module)."""
+    holding = [(last - first, name) for name, (first, last) in scopes.items()
+               if first <= line <= last]
+    return min(holding)[1] if holding else ""
 
 
 def anchor_of(source: str, line: int) -> dict[str, Any]:
     """The anchor fields of an entry for the mutant on ``line`` of ``source``."""
-    lines = source.splitlines()
-    text, scope = lines[line - 1].strip(), scope_of(source, line)
-    first = _scopes(ast.parse(source)).get(scope, (1, len(lines)))[0]
+    lines, scopes = source.splitlines(), _scopes(ast.parse(source))
+    text, scope = lines[line - 1].strip(), _innermost(scopes, line)
+    first = scopes[scope][0] if scope else 1
     nth = sum(1 for n in range(first, line + 1) if lines[n - 1].strip() == text)
     anchor: dict[str, Any] = {"source": text, "in": scope}
     if nth > 1:
@@ -71,7 +68,7 @@ def anchor_of(source: str, line: int) -> dict[str, Any]:
 
 
 def _anchored(package_dir: Path, path: Path, entry: dict[str, Any],
-              files: dict[str, str]) -> str:
+              files: dict[str, tuple[list[str], dict[str, tuple[int, int]]]]) -> str:
     """The entry's id with its line number moved to the line its anchor names today: the
     ``nth`` line (1 by default) reading ``source`` in function or class ``in``."""
     mutant_id, text = entry["id"], entry["source"]
@@ -79,18 +76,17 @@ def _anchored(package_dir: Path, path: Path, entry: dict[str, Any],
     tail = rest.partition(":")[2]
     if file not in files:
         try:
-            files[file] = (package_dir / file).read_text(encoding="utf-8")
-        except OSError:
+            source = (package_dir / file).read_text(encoding="utf-8")
+            files[file] = (source.splitlines(), _scopes(ast.parse(source)))
+        except (OSError, SyntaxError):
             raise ConfigError(f"{path}: {mutant_id!r} names {file}, which the package "
-                              "does not have") from None
-    source = files[file]
-    lines = source.splitlines()
+                              "does not have as a readable module") from None
+    lines, scopes = files[file]
     scope, nth = entry.get("in", ""), entry.get("nth", 1)
-    try:
-        first, last = _scopes(ast.parse(source))[scope] if scope else (1, len(lines))
-    except (KeyError, SyntaxError):
+    if scope and scope not in scopes:
         raise ConfigError(f"{path}: {mutant_id!r}: {file} has no {scope!r} to look in; "
-                          "review the entry against the code and update it") from None
+                          "review the entry against the code and update it")
+    first, last = scopes[scope] if scope else (1, len(lines))
     found = [n for n in range(first, last + 1) if lines[n - 1].strip() == text]
     if not isinstance(nth, int) or not 0 < nth <= len(found):
         where = f"{scope} in {file}" if scope else file
@@ -116,7 +112,7 @@ def load_equivalents(package_dir: Path) -> dict[str, str]:
         raise ConfigError(f"{path}: expected {{\"equivalent\": [{{\"id\": ..., \"reason\": "
                           "...}}, ...]}")
     out: dict[str, str] = {}
-    files: dict[str, str] = {}
+    files: dict[str, tuple[list[str], dict[str, tuple[int, int]]]] = {}
     for entry in entries:
         if not (isinstance(entry, dict) and isinstance(entry.get("id"), str)
                 and isinstance(entry.get("reason"), str) and entry["reason"].strip()
