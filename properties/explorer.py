@@ -29,12 +29,16 @@ nothing happened), so a campaign whose faults never bit does not pass in silence
 from __future__ import annotations
 
 import re
+import signal
 import sys
+import threading
 import time
 import unittest
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from attrs import field, frozen
@@ -220,6 +224,8 @@ class _Campaign:
         self.round = 0
         self.coverage: Counter[str] = Counter()
         self.timed_out = False
+        self.interrupted = False
+        """Ctrl-C was pressed (set by :func:`_noticing_ctrl_c`'s handler)."""
         self.first_seen: dict[str, tuple[float, int]] = {}
         self.best: dict[str, tuple[Violation, tuple[Step, ...]]] = {}
         self.reached: Counter[str] = Counter()
@@ -246,6 +252,8 @@ class _Campaign:
                 f"{count} examples  {self.examples / elapsed:.0f}/s  {found}")
 
     def example_started(self) -> None:
+        if self.interrupted:  # a Ctrl-C that code between examples swallowed
+            raise KeyboardInterrupt
         now = time.monotonic()
         if now >= self.deadline:
             self.timed_out = True
@@ -366,7 +374,7 @@ def explore(
     bound = f"{total} examples" if total is not None else f"budget {budget_s:g}s"
     findings: dict[str, Finding] = {}
     try:
-        with campaign.out:
+        with campaign.out, _noticing_ctrl_c(campaign):
             campaign.say(f"exploring {pack.name} (variant {variant}, profile {profile}, seed "
                          f"{seed}, {bound})")
             stopped = _search(pack, variant, config, seed, base, run_settings, total,
@@ -544,8 +552,77 @@ def _run_round(
         if campaign.bounded or isinstance(exc, unittest.SkipTest):
             # SkipTest: the database had no example to replay (a first campaign).
             return finals, False
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None and interrupt is not exc:
+            # Ctrl-C inside Hypothesis's own set-up (hashing the test's source, say) can
+            # surface as the internal error its handler then raised: still an interrupt.
+            raise interrupt from exc
+        if campaign.interrupted and not isinstance(exc, KeyboardInterrupt):
+            # ...or be swallowed where Python ignores exceptions (a gc callback), leaving
+            # whatever Hypothesis made of the aborted example.
+            raise KeyboardInterrupt from exc
         _collect(exc, pack.name, variant, finals)
     return finals, False
+
+
+@contextmanager
+def _noticing_ctrl_c(campaign: _Campaign) -> Iterator[None]:
+    """While the campaign runs, Ctrl-C also sets ``campaign.interrupted``, so that an
+    interrupt some library swallows still stops the campaign. Only in the main thread, and
+    only over Python's default handler (a caller's own handler is left alone)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        campaign.interrupted = True
+        if not _in_exec_of_source(frame):
+            raise KeyboardInterrupt
+        # Raised at the next example instead: CPython remembers a KeyboardInterrupt that
+        # leaves an exec() of source text (attrs builds its classes that way) and, caught
+        # or not, ends the process with SIGINT rather than the command's exit status.
+
+    def unraisable(report: sys.UnraisableHookArgs) -> None:
+        # The interrupt raised in a gc callback, which Python would print as "Exception
+        # ignored": the flag above carries it to the next example instead.
+        if not (campaign.interrupted and isinstance(report.exc_value, KeyboardInterrupt)):
+            previous_hook(report)
+
+    previous_hook = sys.unraisablehook
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    sys.unraisablehook = unraisable
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
+
+
+def _in_exec_of_source(frame: FrameType | None, caller: str = __file__) -> bool:
+    """Whether ``frame`` runs inside the top level of source text given to ``exec()`` by
+    code that ``caller`` (a module's file) called: a program that is itself such text
+    (``python -c``, a pytest-xdist worker) does not count."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename == caller:
+            return False
+        if code.co_name == "<module>" and code.co_filename.startswith("<"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The ``KeyboardInterrupt`` that ``exc`` is, or was raised while handling."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and not any(current is e for e in seen):
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _collect(exc: BaseException, pack: str, variant: str,
