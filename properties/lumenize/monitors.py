@@ -1787,12 +1787,12 @@ class RevokedRefreshStaysRevoked(_Problem):
         super().reset()
         self.cookie: dict[str, Any] = {}  # req -> the cookie it presented
         self.restarted_since: dict[str, bool] = {}  # cookie -> a restart came after
-        self.failing = False  # the service is in 'error' mode (a process setting)
+        self.mode = "ok"  # the service's mode (a process setting)
 
     def observe(self, rec: TraceRecord) -> None:
         if rec.kind == FAULT and rec.type in ("crash", "restart") \
                 and rec.data.get("host") == p.AUTH:
-            self.failing = False
+            self.mode = "ok"
             if rec.type == "restart":
                 for cookie in self.restarted_since:
                     self.restarted_since[cookie] = True
@@ -1801,7 +1801,7 @@ class RevokedRefreshStaysRevoked(_Problem):
             return
         data = rec.data
         if rec.kind == IN and rec.type == "AuthMode":
-            self.failing = data.get("mode") == "error"
+            self.mode = str(data.get("mode"))
         elif rec.kind == IN and rec.type == "HttpRequestReceived" \
                 and data.get("method") == "POST" and data.get("path") == p.REFRESH_PATH:
             self.cookie[data["req"]] = p.header(data.get("headers") or {}, "Cookie")
@@ -1810,8 +1810,10 @@ class RevokedRefreshStaysRevoked(_Problem):
             if not isinstance(cookie, str):
                 return
             status = data.get("status")
+            # 'error' answers every refresh 503 and 'forbidden' 403 before reading the
+            # cookie: refusals all the same
             if cookie in self.restarted_since and status != 401 \
-                    and not (self.failing and status == 503):
+                    and status != {"error": 503, "forbidden": 403}.get(self.mode):
                 after = " after a restart of the service" if self.restarted_since[cookie] \
                     else ""
                 self.found(rec.t, f"the token service answered refresh cookie {cookie!r} "
@@ -1876,7 +1878,7 @@ class TokenServiceAnswersByMode(_Problem):
             return
         mode, ttl = self.arrived.pop(data["req"])
         status = data.get("status")
-        expected = {"error": 503, "reject": 401}.get(mode)
+        expected = {"error": 503, "reject": 401, "forbidden": 403}.get(mode)
         if expected is not None and status != expected:
             self.found(rec.t, f"the token service answered a refresh {status} in mode "
                               f"{mode!r}; that mode answers {expected}")
@@ -1911,13 +1913,15 @@ class TokenServiceAnswersByMode(_Problem):
 TOKEN_SERVICE_ANSWERS_BY_MODE = TokenServiceAnswersByMode(
     "lumenize.token_service_answers_by_mode",
     "the token service answers a refresh as its mode says: 503 while failing ('error'), "
-    "401 while rejecting, and otherwise tokens that last the configured TTL",
+    "401 while rejecting, 403 while forbidding, and otherwise tokens that last the "
+    "configured TTL",
     "safety",
     doc="#10 and #11 need the token service to say what went wrong: spec 3, token "
         "lifetimes (access tokens last access_ttl_s, 900 s, or what SetTokenTtl set), and "
         "the fault modes the driver injects (AuthMode): 'error' is an outage, answered 503, "
         "which a client must take for a transient failure (spec 2.3); 'reject' refuses every "
-        "cookie, 401, a definitive answer; 'expired_tokens' mints tokens already expired. "
+        "cookie, 401, a definitive answer, and 'forbidden' refuses the account, 403, as "
+        "definitive; 'expired_tokens' mints tokens already expired. "
         "The mode and TTL are kept from the service's inputs and reset by a crash or "
         "restart (process settings, not storage).",
 )

@@ -21,6 +21,8 @@ from gatewaysim.properties.lumenize.monitors import (
     ClientCallReturnsResult,
     MalformedInputAnswered,
     MeshCallsSettle,
+    RevokedRefreshStaysRevoked,
+    TokenServiceAnswersByMode,
     growth_p_value,
 )
 from gatewaysim.properties.monitor import Facts, Monitor
@@ -306,3 +308,24 @@ def test_a_call_rejected_without_an_error_is_found() -> None:
              for r in records]
     problem = _fed(ClientCallReturnsResult("c", "c", "safety"), blank).problem
     assert problem is not None and "not an Error with a message" in problem
+
+
+def test_a_forbidding_token_service_refuses_revoked_cookies_403_and_that_holds() -> None:
+    """Found by `make explore` when the `forbidden` mode came in: the prober's rotated
+    cookie replayed while the service forbids every refresh is refused 403, not 401; a
+    refusal all the same. A service that answered 401 in that mode would be found."""
+    steps = [Step("probe_sweep", {}), Step("wait", {"minutes": 8}),
+             Step("auth_mode", {"mode": "forbidden"}), Step("probe_sweep", {}),
+             Step("advance", {"ms": 10})]
+    for variant in ("faithful", "fixed"):
+        result = RunSpec.of(PACK, steps, variant=variant).execute(keep_records=True)
+        assert result.violation is None, result.violation
+    records = list(result.trace.records)
+    refusals = [r for r in records if r.actor == "auth" and r.type == "HttpRespond"
+                and r.data["status"] == 403]
+    assert refusals
+    answered_401 = [evolve(r, data={**r.data, "status": 401}) if r is refusals[0] else r
+                    for r in records]
+    problem = _fed(TokenServiceAnswersByMode("t", "t", "safety"), answered_401).problem
+    assert problem is not None and "in mode 'forbidden'" in problem
+    assert _fed(RevokedRefreshStaysRevoked("r", "r", "safety"), records).problem is None
