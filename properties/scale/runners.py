@@ -174,6 +174,12 @@ def run_on_dask(work: Work, task: Any, queue_name: str) -> Any:
 CONNECT_TIMEOUT_S = 10
 """How long to try to reach a scheduler given by address before calling it bad input."""
 
+RETRY_AFTER_S = 1.0
+"""How long a shard lost with its worker waits before its second run. Workers that die
+together (every worker of a machine, say) are noticed by the scheduler one at a time; a
+retry sent at once can land on one it has not noticed yet and be lost with it, a second
+run wasted on the same event."""
+
 
 LOCAL_CLUSTER: dict[str, object] = {
     # Dask's default, a fresh interpreter per worker, would import Dask, gatewaysim and the
@@ -246,9 +252,17 @@ class Dask:
 
             for task in tasks:
                 submit(task, 1)
-            while futures:
-                with contextlib.suppress(TimeoutError):  # a tick of the status line
-                    wait(list(futures), timeout=0.25, return_when="FIRST_COMPLETED")
+            retries: list[tuple[float, Any, int]] = []  # (when, task, attempt)
+            while futures or retries:
+                due = [r for r in retries if r[0] <= time.monotonic()]
+                for retry in due:
+                    retries.remove(retry)
+                    submit(retry[1], retry[2])
+                if futures:
+                    with contextlib.suppress(TimeoutError):  # a tick of the status line
+                        wait(list(futures), timeout=0.25, return_when="FIRST_COMPLETED")
+                else:
+                    time.sleep(0.05)
                 self._drain(queue, tasks, sink)
                 for future in [f for f in futures if f.done()]:
                     task, attempt = futures.pop(future)
@@ -260,7 +274,8 @@ class Dask:
                                else BUDGET_SPENT if BUDGET_SPENT in str(exc)
                                else f"{type(exc).__name__}: {exc}")
                         if sink.failed(task, attempt, why, retry=died):
-                            submit(task, attempt + 1)
+                            retries.append((time.monotonic() + RETRY_AFTER_S, task,
+                                            attempt + 1))
                         continue
                     sink.finished(task, report)
                 sink.tick()
