@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gatewaysim.properties.mutation import load_equivalents, model_package, mutate, render
 from gatewaysim.properties.pack import get_pack
+from gatewaysim.simulator.errors import ConfigError
 
 TARGET = 80.0
 
@@ -47,9 +48,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gatewaysim-mutation-bench-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        campaign = mutate(pack, variant="fixed", mutants=args.mutants, seed=args.seed,
-                          max_examples=args.max_examples, workers=args.workers, work=work,
-                          resume=args.resume, dask=args.dask, status=sys.stderr)
+        try:
+            campaign = mutate(pack, variant="fixed", mutants=args.mutants, seed=args.seed,
+                              max_examples=args.max_examples, workers=args.workers,
+                              work=work, resume=args.resume, dask=args.dask,
+                              status=sys.stderr)
+        except ConfigError as exc:  # a used --work, a bad --dask address, bad numbers
+            print(f"mutation: {exc}", file=sys.stderr)
+            return 2
         text = render(campaign, equivalents)
     elapsed = time.monotonic() - start
     body, _, score_line = text.rpartition("\n")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from attrs import frozen
+
 from .driver import Driver
 from .monitor import NO_EXCEPTION, Monitor, Violation
 from .steps import Step
@@ -31,19 +33,38 @@ def check_all(invariant_id: str) -> bool:
     return True
 
 
-def only(invariant_id: str) -> Checked:
-    """Check ``invariant_id`` and ``no-exception`` (how a replay judges a failure file).
+@frozen
+class Only:
+    """Check one invariant and ``no-exception`` (how a replay judges a failure file).
 
     ``no-exception`` stays on so that a step that no longer applies (a changed model, a
     hand-edited file) is reported as an error instead of ending the run silently.
     """
-    watched = frozenset({invariant_id, NO_EXCEPTION.id})
-    return lambda other: other in watched
+
+    watched: frozenset[str]
+    judges_every_monitor: bool
+    """True for a ``no-exception`` failure: an exception can come from judging as well as
+    from stepping (a monitor reads the driver's statistics, which read the model), and the
+    run that found it judged every invariant not yet found. So its replay judges every
+    monitor too, or the exception would not happen again; only an exception ends it."""
+
+    def __call__(self, invariant_id: str) -> bool:
+        return invariant_id in self.watched
+
+
+def only(invariant_id: str) -> Checked:
+    """Check ``invariant_id`` and ``no-exception``: see :class:`Only`."""
+    return Only(frozenset({invariant_id, NO_EXCEPTION.id}),
+                judges_every_monitor=invariant_id == NO_EXCEPTION.id)
 
 
 def observed(checked: Checked) -> Callable[[Monitor], bool]:
-    """The monitors a run under ``checked`` keeps books for: the checked invariants and
-    every ``sometimes`` monitor (those never end a run, so they are never muted)."""
+    """The monitors a run under ``checked`` keeps books for and judges: the checked
+    invariants and every ``sometimes`` monitor (those never end a run, so they are never
+    muted); every monitor for the replay of an exception (:attr:`Only.judges_every_monitor`).
+    """
+    if isinstance(checked, Only) and checked.judges_every_monitor:
+        return lambda m: True
     return lambda m: m.kind == "sometimes" or checked(m.id)
 
 

@@ -425,7 +425,8 @@ class LumenizeClient(Node):
         attempt = self.connect_attempts.get(number)
         if attempt is None:
             return []
-        attempt.probing = False
+        if not self.config.mutant("probe_end_forgotten"):
+            attempt.probing = False
         if attempt.refresh is not None:
             return []
         del self.connect_attempts[number]
@@ -732,7 +733,8 @@ class LumenizeClient(Node):
     def _queued_timeout(self, call_id: str) -> list[Effect]:
         for i, queued in enumerate(self.queue):
             if queued.call_id == call_id:
-                del self.queue[i]
+                if not self.config.mutant("timed_out_call_stays_queued"):
+                    del self.queue[i]
                 call = self.pending.pop(call_id, None)
                 if call is None or call.settled:
                     return []

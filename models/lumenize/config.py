@@ -235,6 +235,14 @@ MUTANTS: dict[str, str] = {
     "grace_call_dropped": (
         "A mesh call that arrives during grace is neither parked nor refused: it is lost."
     ),
+    "timed_out_call_stays_queued": (
+        "A call queued while no socket is open times out and is rejected, but stays in the "
+        "queue: the next open sends it, and a call its caller was told failed runs anyway."
+    ),
+    "probe_end_forgotten": (
+        "A tab forgets that its duplicate probe ended: a first connect whose refresh "
+        "outlasts the 50 ms probe waits for the probe for ever and never opens its socket."
+    ),
     "update_reported_failed": (
         "The client applies a handleUpdate but answers it with success: false, so every "
         "fan-out reads as failed to the broadcaster."

@@ -272,10 +272,13 @@ class LumenizeDriver(Driver):
 
     @step(fault="auth", client=client_index)
     def slow_auth(self, client: int) -> None:
-        """The token service answers this tab slowly (2 s each way): refreshes overlap."""
+        """The token service answers this user slowly (2 s each way): refreshes overlap,
+        and a duplicate tab's refresh outlasts its 50 ms probe. Every tab of the user is
+        slowed, those opened later too: they share the user's network."""
         if client not in self.slow:
             self.slow.add(client)
-            self.world.slow_link(self.primary(client), p.AUTH, s(2))
+            for address in self.live_tabs(client):
+                self.world.slow_link(address, p.AUTH, s(2))
 
     @step(fault="auth", mode=st.sampled_from(["reject", "forbidden", "error", "ok"]))
     def auth_mode(self, mode: str) -> None:
@@ -298,6 +301,8 @@ class LumenizeDriver(Driver):
         self.tabs[client] = self.lw.add_client(ClientSpec(f"u{client}", subscribe_to=(DOC,),
                                                           tab_id_stored=True))
         self.opened.append((client, self.tabs[client]))
+        if client in self.slow:
+            self.world.slow_link(self.tabs[client], p.AUTH, s(2))
 
     @step(fault="duplicate_tab", client=client_index)
     def close_tab(self, client: int) -> None:
@@ -402,7 +407,8 @@ class LumenizeDriver(Driver):
         if not self.world.host_up(p.AUTH):
             self.world.restart(p.AUTH)
         for user in sorted(self.slow):
-            self.world.slow_link(self.primary(user), p.AUTH, self.world.network.config.latency)
+            for address in self.live_tabs(user):
+                self.world.slow_link(address, p.AUTH, self.world.network.config.latency)
         self.slow.clear()
         self.lw.inject(p.AUTH, p.AuthMode("ok"))
         self.lw.inject(p.AUTH, p.SetTokenTtl(self.model_config.access_ttl_s))
@@ -431,7 +437,10 @@ class LumenizeDriver(Driver):
             if tab.up:
                 client = self.world.node(tab.address).statistics()
                 counters += [(f"{tab.address}.connects", client["connects"]),
-                             (f"{tab.address}.login_required", client["login_required"])]
+                             (f"{tab.address}.login_required", client["login_required"]),
+                             (f"{tab.address}.pending", len(client["pending"])),
+                             (f"{tab.address}.queued", client["queued"]),
+                             (f"{tab.address}.subscribed", len(client["subscribed"]))]
         return LumenizeStatistics(
             tabs=tuple(tabs), revoked=tuple(sorted(self.revoked)),
             rows=tuple(sorted(self.lw.broadcaster().subscribers)),

@@ -952,6 +952,7 @@ class OneConnected(Monitor):
         self.login_required: dict[str, tuple[Time, bool]] = {}  # t, legitimate
         self.last_open: dict[str, Time] = {}
         self.superseded: set[str] = set()
+        self.superseded_tabs: set[str] = set()  # tabs that had a socket superseded
 
     def observe(self, rec: TraceRecord) -> None:
         if not _is_client(rec):
@@ -962,6 +963,7 @@ class OneConnected(Monitor):
                 self.last_open[client] = rec.t
             elif rec.type == "WsClosed" and rec.data.get("code") == p.CLOSE_SUPERSEDED:
                 self.superseded.add(rec.data["conn"])
+                self.superseded_tabs.add(client)
             return
         note = _note(rec)
         if note is None:
@@ -997,20 +999,35 @@ class OneConnected(Monitor):
                         f"{format_duration(facts.settle_bound)} after t_heal (tabs: {states})")
             if len(connected) > 1:
                 return f"{instance} has {len(connected)} connected tabs: {connected}"
+            # One tab connected does not vouch for the others: a tab allowed to connect
+            # that is still trying (an attempt that never ends) is a tab the user sees
+            # stuck, whichever tab holds the instance. A tab that was superseded and tries
+            # again is no_pingpong's to judge, not this one's.
+            stuck = [tab for tab in required
+                     if not tab.connected and tab.address not in self.superseded_tabs]
+            if stuck:
+                return (f"{stuck[0].address} is {stuck[0].state}, neither connected nor "
+                        f"superseded nor told to log in, "
+                        f"{format_duration(facts.settle_bound)} after t_heal "
+                        f"({connected[0]} holds {instance})")
         return None
 
 
 ONE_CONNECTED = OneConnected(
     "lumenize.one_connected",
     "once faults stop, every instanceName with a tab allowed to connect has exactly one "
-    "connected tab by t_heal + 3 min",
+    "connected tab by t_heal + 3 min, and every tab allowed to connect that was never "
+    "superseded is that tab",
     "liveness",
     doc="#14 reconnect bound (the server is reachable from t_heal, so the client is connected "
         "by t_heal + max_delay + connect_timeout, well inside 3 min) and #9 (one session per "
         "instanceName). Not required to connect: a tab whose user lost approval, a tab told "
         "to log in again by a definitive 401/403 from the token service or the gate (#11), "
         "and a tab superseded by a newer one that stays down (#13). A login_required caused "
-        "by anything else (the token service down) does not excuse a tab.",
+        "by anything else (the token service down) does not excuse a tab. Every tab allowed "
+        "to connect must be the connected one: a second tab still connecting while the first "
+        "holds the instance (an attempt waiting on a probe that already ended) is stuck, "
+        "unless a newer tab superseded it before (what it does then is no_pingpong's).",
 )
 
 
@@ -2501,14 +2518,66 @@ PING_ANSWERED = PingAnswered(
 
 
 class CountersAgree(Monitor):
-    """Books: the Worker's forwards and refusals (its effects), and the token service's
-    refresh answers since it last started (its memory counters start again then)."""
+    """Books: the Worker's forwards and refusals (its effects), the token service's refresh
+    answers since it last started (its memory counters start again then), and each tab's
+    calls from its notes: issued and not yet settled (``pending``), issued while no socket
+    was open and not yet sent, settled, flushed or timed out (``queued``: a flush cancels
+    the call's ``queued:`` timer, a timeout fires it), and the documents whose subscribe
+    call succeeded (``subscribed``)."""
 
     def reset(self) -> None:
         self.count: Counter[str] = Counter()
         self.refreshes: set[str] = set()
+        self.calls: dict[str, dict[str, set[str]]] = {}  # tab -> statistic -> ids/docs
+
+    def _calls(self, client: str) -> dict[str, set[str]]:
+        books = self.calls.get(client)
+        if books is None:
+            books = self.calls[client] = {"pending": set(), "queued": set(),
+                                          "subscribed": set()}
+        return books
+
+    def _observe_calls(self, rec: TraceRecord) -> None:
+        data = rec.data
+        if rec.kind == IN:
+            key = str(data.get("key", "")) if rec.type == "TimerFired" else ""
+            if key.startswith("queued:"):
+                self._calls(rec.actor)["queued"].discard(key.removeprefix("queued:"))
+            return
+        if rec.kind != OUT:
+            return
+        if rec.type == "CancelTimer":
+            key = str(data.get("key", ""))
+            if key.startswith("queued:"):
+                self._calls(rec.actor)["queued"].discard(key.removeprefix("queued:"))
+            return
+        note = _note(rec)
+        if note is None:
+            return
+        event, d = note
+        books = self._calls(rec.actor)
+        call_id = str(d.get("callId"))
+        if event == "call.issued":
+            books["pending"].add(call_id)
+            books["queued"].add(call_id)
+        elif event == "call.sent":
+            books["queued"].discard(call_id)
+        elif event == "call.settled":
+            books["pending"].discard(call_id)
+            books["queued"].discard(call_id)
+            tag = str(d.get("tag") or "")
+            if d.get("ok") is True and tag.startswith("subscribe:"):
+                books["subscribed"].add(tag.removeprefix("subscribe:"))
+
+    def _expected(self, name: str) -> int:
+        client, _, statistic = name.rpartition(".")
+        if statistic in ("pending", "queued", "subscribed"):
+            return len(self._calls(client)[statistic])
+        return self.count[name]
 
     def observe(self, rec: TraceRecord) -> None:
+        if _is_client(rec):
+            self._observe_calls(rec)
         if rec.kind == FAULT and rec.type in ("crash", "restart") \
                 and rec.data.get("host") == p.AUTH:
             self.count["auth.issued"] = self.count["auth.refused"] = 0
@@ -2536,9 +2605,9 @@ class CountersAgree(Monitor):
     def judge(self, facts: Facts) -> str | None:
         stats = _stats(facts)
         for name, reported in stats.counters:
-            if reported != self.count[name]:
-                return (f"{name} reports {reported}, but the trace shows "
-                        f"{self.count[name]}")
+            expected = self._expected(name)
+            if reported != expected:
+                return f"{name} reports {reported}, but the trace shows {expected}"
         holding = {gw for gw, _conns in stats.gateway_sockets}
         for gw, state in stats.gateway_states:
             if (state == "connected") != (gw in holding):
@@ -2551,8 +2620,8 @@ COUNTERS_AGREE = CountersAgree(
     "lumenize.counters_agree",
     "the statistics() counters of the Worker, the token service and each tab agree with "
     "what they did (upgrades forwarded and refused, tokens issued and refreshes refused, "
-    "sockets opened and login prompts), and a gateway reports 'connected' exactly while it "
-    "holds an OPEN socket",
+    "sockets opened and login prompts, calls pending and queued, documents subscribed), "
+    "and a gateway reports 'connected' exactly while it holds an OPEN socket",
     "safety",
     doc="The inspection API is part of what a user reads (DESIGN: statistics() are documented "
         "values notebooks and monitors read), so a counter that drifts from the traffic "

@@ -56,8 +56,9 @@ class LumenizeStatistics:
     counters: tuple[tuple[str, int], ...] = ()
     """The inspection counters the Worker, the token service and each open tab report now
     through their ``statistics()`` (``worker.forwarded``, ``worker.rejected``,
-    ``auth.issued``, ``auth.refused``, ``<tab>.connects``, ``<tab>.login_required``); the
-    token service's are absent while it is down."""
+    ``auth.issued``, ``auth.refused``, ``<tab>.connects``, ``<tab>.login_required``, and
+    how many calls are ``<tab>.pending`` and ``<tab>.queued`` and documents
+    ``<tab>.subscribed``); the token service's are absent while it is down."""
 
     def tabs_of(self, user: int) -> Iterator[TabFacts]:
         return (tab for tab in self.tabs if tab.user == user)

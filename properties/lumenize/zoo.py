@@ -127,6 +127,11 @@ CAUGHT_BY: dict[str, str] = {
     "refresh_lead_ignored": "lumenize.stale_token_refreshed",
     # A call during the drop is lost on arrival.
     "grace_call_dropped": "lumenize.mesh_call_handled",
+    # A call times out in the queue and the tab still counts it queued.
+    "timed_out_call_stays_queued": "lumenize.counters_agree",
+    # A duplicate tab's refresh outlasts its probe, and its first connect never ends while
+    # the first tab holds the instance.
+    "probe_end_forgotten": "lumenize.one_connected",
     # The first fan-out is applied and answered success: false.
     "update_reported_failed": "lumenize.incoming_call_runs",
 }

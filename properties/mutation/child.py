@@ -71,11 +71,15 @@ def _verdict(job: dict[str, Any], directory: Path, ran: dict[str, set[int]]) -> 
         pack = load_pack(job["pack"]) if ":" in job["pack"] else get_pack(job["pack"])
         module = importlib.import_module(job["package"])
     except BaseException as exc:
-        return {"status": "crashed", "detail": f"import: {_one_line(exc)}"}
+        return {"status": "stillborn", "detail": f"import: {_one_line(exc)}"}
     loaded = Path(module.__file__ or "").resolve()
     if loaded.parent != directory.resolve():
         return {"status": "error", "detail": f"the model package came from {loaded}, "
                                              "not the mutated copy"}
+    if not job.get("trace_lines"):
+        stillborn = _stillborn(pack, job)
+        if stillborn is not None:
+            return {"status": "stillborn", "detail": stillborn}
     if job.get("trace_lines"):
         sys.settrace(_line_tracer(directory, ran))
     try:
@@ -100,6 +104,29 @@ def _verdict(job: dict[str, Any], directory: Path, ran: dict[str, set[int]]) -> 
     if report.stopped.startswith("incomplete"):
         return {**result, "status": "timed out", "detail": report.stopped}
     return {**result, "status": "survived"}
+
+
+def _stillborn(pack: Any, job: dict[str, Any]) -> str | None:
+    """Why the mutated model cannot even run its empty run (boot, then three idle minutes
+    of settling), or ``None`` when it can.
+
+    Such a mutant (a removed ``super().__init__``, a field never created) fails every run,
+    whatever the invariants say: it is the Python form of a mutant that does not compile,
+    which mutation tools leave out of the score. Checked with ``no-exception`` alone, so a
+    mutant whose empty run breaks an invariant is still judged (and killed) by the campaign.
+    """
+    from gatewaysim.properties.execution import only
+    from gatewaysim.properties.monitor import NO_EXCEPTION
+    from gatewaysim.properties.run import RunSpec
+
+    try:
+        spec = RunSpec.of(pack, (), variant=job["variant"], seed=job["seed"])
+        found = spec.execute(checked=only(NO_EXCEPTION.id)).violation
+    except BaseException as exc:
+        return f"empty run: {_one_line(exc)}"
+    if found is not None and found.invariant_id == NO_EXCEPTION.id:
+        return f"empty run: {found.message}"[:300]
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

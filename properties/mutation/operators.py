@@ -13,7 +13,10 @@ is a dependency of gatewaysim. So the classic operators are written over the sta
   sans-IO node's effects);
 * ``int``: change an integer constant (plus one, minus one, zero; never below zero);
 * ``bool``: swap ``True`` and ``False``;
-* ``remove``: replace a simple statement in a function body with ``pass``.
+* ``remove``: replace a simple statement in a function body with ``pass``; never the only
+  binding of a local name the function reads (``x = f()`` ... ``g(x)``), which leaves a
+  name read but never bound: a mutant that would not compile in a language that checks
+  definite assignment, and that any run through the line rejects with ``NameError``.
 
 A mutant is a text splice: the exact source span of one node is replaced and the rest of the
 file, comments included, is left alone, so line numbers and diffs read as the user's code.
@@ -154,6 +157,7 @@ class _Sites:
         self.file = file
         self.sites: list[list[Mutant]] = []
         self.stmt = 0
+        self.function: ast.FunctionDef | ast.AsyncFunctionDef | None = None
         self.starts = [0]
         for text in self.lines:
             self.starts.append(self.starts[-1] + len(text))
@@ -181,11 +185,13 @@ class _Sites:
             return
         if isinstance(node, ast.JoinedStr):
             return
-        saved = self.stmt
+        saved, saved_function = self.stmt, self.function
         if isinstance(node, ast.stmt):
             self.stmt = node.lineno
         self.mutate(node, in_function)
         inner = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.function = node
         if isinstance(node, ast.ClassDef):
             inner = False
         for name, value in ast.iter_fields(node):
@@ -194,7 +200,7 @@ class _Sites:
             for child in value if isinstance(value, list) else [value]:
                 if isinstance(child, ast.AST):
                     self.visit(child, inner)
-        self.stmt = saved
+        self.stmt, self.function = saved, saved_function
 
     def mutate(self, node: ast.AST, in_function: bool) -> None:
         if isinstance(node, ast.Compare):
@@ -223,8 +229,54 @@ class _Sites:
             values = [v for v in (n + 1, n - 1, 0) if v != n and v >= 0]
             self.add([self.change(node, "int", str(v)) for v in dict.fromkeys(values)])
         if (in_function and isinstance(node, _REMOVABLE)
-                and not (isinstance(node, ast.AnnAssign) and node.value is None)):
+                and not (isinstance(node, ast.AnnAssign) and node.value is None)
+                and not _leaves_name_unbound(node, self.function)):
             self.add([self.change(node, "remove", "pass")])
+
+
+def _bound_names(target: ast.AST) -> Iterator[str]:
+    """The plain names an assignment target binds (``a``, ``a, b``, ``*rest``)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            yield from _bound_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _bound_names(target.value)
+
+
+def _leaves_name_unbound(stmt: ast.stmt, function: ast.AST | None) -> bool:
+    """Whether removing ``stmt`` leaves a local name that ``function`` reads with no binding
+    at all: ``stmt`` is its only assignment (arguments, loops, ``with``, imports, walrus and
+    ``except ... as`` count as bindings; ``global``/``nonlocal`` names are never local)."""
+    if function is None or not isinstance(stmt, ast.Assign | ast.AnnAssign):
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    names = {n for t in targets for n in _bound_names(t)}
+    if not names:
+        return False
+    args = function.args  # type: ignore[attr-defined]
+    bound = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                             *filter(None, [args.vararg, args.kwarg])]}
+    read: set[str] = set()
+    inside = {id(node) for node in ast.walk(stmt)}  # identity, not order
+    for node in ast.walk(function):
+        if id(node) in inside:
+            continue
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            bound.update(node.names)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).partition(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    # ``stmt``'s own targets are Store names inside it, skipped with it; a name read in its
+    # own value (``x = x + 1``) must be bound elsewhere anyway.
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+    return any(name in read and name not in bound for name in names)
 
 
 def module_sites(source: str, file: str, check: bool = True) -> list[list[Mutant]]:

@@ -133,8 +133,10 @@ def score(campaign: Campaign, equivalents: dict[str, str]) -> tuple[int, int, fl
     killed = sum(1 for v in verdicts if v["status"] == "killed")
     equivalent = sum(1 for i, v in campaign.results.items()
                      if v["status"] == "survived" and i in equivalents)
-    errors = sum(1 for v in verdicts if v["status"] == "error")
-    denominator = len(campaign.results) - equivalent - errors
+    # Neither an error (the campaign failed to judge it) nor a stillborn mutant (the model
+    # cannot run at all, like a mutant that does not compile) says anything of the invariants.
+    unjudged = sum(1 for v in verdicts if v["status"] in ("error", "stillborn"))
+    denominator = len(campaign.results) - equivalent - unjudged
     return killed, denominator, (100.0 * killed / denominator if denominator else None)
 
 
@@ -192,7 +194,7 @@ def render(campaign: Campaign, equivalents: dict[str, str]) -> str:
         lines += ["", f"listed as equivalent but killed (fix {EQUIVALENTS}):"]
         lines += [f"  {i}" for i in wrong]
     counts = {status: 0 for status in ("killed", "crashed", "timed out", "survived",
-                                       "equivalent", "error")}
+                                       "equivalent", "stillborn", "error")}
     for m in campaign.mutants:
         if m.id in campaign.results:
             counts[_label(campaign.results[m.id], m.id, equivalents)] += 1
@@ -208,6 +210,11 @@ def render(campaign: Campaign, equivalents: dict[str, str]) -> str:
         # exploration reports too, but no invariant judged that change.
         lines.append(f"of the {ran} that did not crash, the invariants killed {killed} "
                      f"({100.0 * killed / ran:.1f}%); the score counts crashes as not killed")
+    if counts["stillborn"]:
+        strict = denominator + counts["stillborn"]
+        lines.append(f"{counts['stillborn']} stillborn (the mutated model fails its empty run, "
+                     "as a mutant that does not compile would): not counted; counted as not "
+                     f"killed, the score would be {100.0 * killed / strict:.1f}%")
     lines.append(f"mutation score: {percent:.1f}% ({killed} killed of {denominator})"
                  if percent is not None else "mutation score: n/a (no mutant judged)")
     return "\n".join(lines)

@@ -46,7 +46,7 @@ RESULTS = "results.json"
 SOURCE = "source"
 MUTANTS = "mutants"
 FORMAT = 1
-STATUSES = ("killed", "crashed", "timed out", "survived", "error")
+STATUSES = ("killed", "crashed", "timed out", "survived", "stillborn", "error")
 
 
 @frozen

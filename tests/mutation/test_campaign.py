@@ -215,3 +215,37 @@ def test_ctrl_c_stops_the_mutants_and_prints_what_is_done(tmp_path: Path) -> Non
     assert f"{len(judged)} of 6 mutants judged (interrupted" in out
     assert out.strip().splitlines()[-1].startswith("mutation score: ")
     assert not (work / "mutants").exists() or not any((work / "mutants").iterdir())
+
+
+def test_a_mutant_whose_model_cannot_run_is_stillborn_and_not_counted(tmp_path: Path) -> None:
+    """The client never sets its server: every run fails at boot, as a mutant that does not
+    compile would. It is booked stillborn and left out of the score, and the report says
+    what the score would be if it counted."""
+    client = (ECHO / "client.py").read_text(encoding="utf-8")
+    unborn = Mutant.of(client, "client.py", "self.server = server", "pass", "remove")
+    verdict = judge("echo", unborn, tmp_path, max_examples=10)
+    assert verdict["status"] == "stillborn", verdict
+    assert verdict["detail"].startswith("empty run: AttributeError"), verdict
+    killer = Mutant.of(SERVER, "server.py", "return [Send(conn, data)]",
+                       "return [Send(conn, data), Send(conn, data)]")
+    campaign = Campaign(Settings("echo", "fixed", 0, 10), "gatewaysim.models.echo", ECHO,
+                        tmp_path, {"status": "survived", "seconds": 1.0}, (unborn, killer),
+                        {unborn.id: verdict, killer.id: {"status": "killed",
+                                                          "by": ["echo.order"]}}, 0)
+    lines = render(campaign, {}).splitlines()
+    assert lines[-1] == "mutation score: 100.0% (1 killed of 1)"
+    assert lines[-2].startswith("1 stillborn (the mutated model fails its empty run")
+    assert lines[-2].endswith("counted as not killed, the score would be 50.0%")
+
+
+def test_a_mutant_that_fails_only_when_driven_is_judged_not_stillborn(
+        tmp_path: Path) -> None:
+    """The client raises when its socket closes: the empty run closes none and passes, so
+    the campaign judges it. Its runs end at the first drop or crash, and the monitor
+    waiting for a reconnect after a fault is never reached: killed, and counted."""
+    client = (ECHO / "client.py").read_text(encoding="utf-8")
+    raises = Mutant.of(client, "client.py", "self.conn = None",
+                       "raise RuntimeError('close failed')", "hand")
+    verdict = judge("echo", raises, tmp_path, max_examples=10)
+    assert verdict["status"] == "killed", verdict
+    assert verdict["by"] == ["echo.reconnected_after_fault"], verdict

@@ -39,7 +39,7 @@ def f(x: Literal[3], flag: bool = True) -> Literal[4]:
     """Docstring: return [a, b] when x == 2."""
     y: Literal[5] = x
     if x < 1 and flag:
-        return [x, y]
+        return [x, flag]
     return []
 '''
 
@@ -53,6 +53,31 @@ def test_docstrings_and_annotations_are_never_mutated() -> None:
         assert m.original not in ("3", "4", "5"), m  # constants inside annotations
     operators = {m.operator for m in mutants}
     assert operators == {"compare", "boolop", "negate-if", "drop-effect", "int", "bool", "remove"}
+
+
+UNBOUND = '''\
+def f(a, items):
+    x = g(a)
+    w, v = h(a)
+    y = 1
+    y = 2
+    z = 3
+    self.q = 4
+    for item in items:
+        k = item
+    k = 0
+    return x + y + v + k
+'''
+
+
+def test_removing_the_only_binding_of_a_name_read_later_is_not_a_mutant() -> None:
+    """``x = g(a)`` and ``w, v = h(a)`` are the only bindings of names the function reads:
+    without them it would not compile where definite assignment is checked, and any run
+    through it raises NameError. A name bound twice, never read, an attribute, or bound
+    by a loop too stays removable."""
+    removed = [m.original for site in module_sites(UNBOUND, "m.py") for m in site
+               if m.operator == "remove"]
+    assert removed == ["y = 1", "y = 2", "z = 3", "self.q = 4", "k = item", "k = 0"]
 
 
 def test_each_mutant_changes_one_place_and_still_parses() -> None:
@@ -70,9 +95,9 @@ def test_each_mutant_changes_one_place_and_still_parses() -> None:
 
 
 def test_a_diff_shows_the_changed_line() -> None:
-    m = Mutant.of(SOURCE, "m.py", "return [x, y]", "return [x]")
+    m = Mutant.of(SOURCE, "m.py", "return [x, flag]", "return [x]")
     diff = m.diff(SOURCE, "pkg")
     assert "--- a/pkg/m.py" in diff
-    assert "-        return [x, y]" in diff and "+        return [x]" in diff
+    assert "-        return [x, flag]" in diff and "+        return [x]" in diff
     with pytest.raises(ValueError):
         Mutant.of(SOURCE, "m.py", "x", "y")  # not unique

@@ -122,3 +122,20 @@ def test_same_run_same_trace_hash() -> None:
     assert len(hashes) == 1
     # The header carries pack, variant and config, so the hash covers the configuration.
     assert spec.under("buggy").execute().trace_sha256 not in hashes
+
+
+def test_an_exception_from_judging_replays_as_it_was_found(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Statistics are read by monitors when judged; a driver whose statistics raise fails
+    ``no-exception`` in a run judging everything, and the replay of that failure (which
+    checks ``no-exception`` alone) must judge the monitors as well to see it again."""
+    def broken(self: object) -> object:
+        raise RuntimeError("statistics read a field the model no longer has")
+
+    monkeypatch.setattr(type(PACK.new_driver(PACK.config_of("faithful"), 0)), "statistics",
+                        broken)
+    spec = RunSpec.of(PACK, GIVE_UP_RUN)
+    found = spec.execute(checked=check_all).violation
+    assert found is not None and found.invariant_id == "no-exception"
+    assert "no longer has" in found.message
+    assert spec.execute(checked=only("no-exception")).violation == found

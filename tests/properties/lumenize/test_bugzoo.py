@@ -138,6 +138,10 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
         _advance(1000), Step("token_ttl", {"ttl_s": 45}), Step("wait", {"minutes": 16}),
         _on("client_call", awaited=False), _advance(20000), _on("drop"), _advance(2000)],
     "grace_call_dropped": [_advance(1000), _on("drop"), _on("call_client"), _advance(2000)],
+    "probe_end_forgotten": [_on("slow_auth"), _on("open_tab"), _advance(6000)],
+    "timed_out_call_stays_queued": [
+        _advance(1000), _on("partition"), _on("drop"), _advance(100),
+        _on("client_call", awaited=False), Step("wait", {"minutes": 1})],
     "update_reported_failed": [_advance(1000), Step("broadcast", {}), _advance(500)],
 }
 

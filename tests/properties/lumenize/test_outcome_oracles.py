@@ -19,6 +19,7 @@ from gatewaysim.properties.lumenize.monitors import (
     DOCUMENTED_ANSWERS,
     GROWTH_ALPHA,
     ClientCallReturnsResult,
+    CountersAgree,
     MalformedInputAnswered,
     MeshCallsSettle,
     RevokedRefreshStaysRevoked,
@@ -329,3 +330,29 @@ def test_a_forbidding_token_service_refuses_revoked_cookies_403_and_that_holds()
     problem = _fed(TokenServiceAnswersByMode("t", "t", "safety"), answered_401).problem
     assert problem is not None and "in mode 'forbidden'" in problem
     assert _fed(RevokedRefreshStaysRevoked("r", "r", "safety"), records).problem is None
+
+
+def test_call_and_subscription_counters_are_judged_while_a_call_waits_in_the_queue(
+        ) -> None:
+    """A call made while the tab's socket is down waits in the queue: the tab reports it
+    pending and queued, and its document subscribed, and the trace agrees. A tab whose
+    statistics lose any of the three is found."""
+    driver = PACK.new_driver(PACK.config_of("fixed"), 0, variant="fixed", keep_records=True)
+    for st in [Step("advance", {"ms": 1000}), Step("partition", {"client": 0}),
+               Step("drop", {"client": 0}), Step("advance", {"ms": 100}),
+               Step("client_call", {"client": 0, "awaited": False}),
+               Step("advance", {"ms": 1000})]:
+        driver.apply(st)
+    stats = driver.statistics()
+    counters = dict(stats.counters)
+    tab = "client/u0.t1"
+    assert (counters[f"{tab}.pending"], counters[f"{tab}.queued"],
+            counters[f"{tab}.subscribed"]) == (1, 1, 1)
+    monitor = _fed(CountersAgree("c", "c", "safety"), list(driver.trace.records))
+    assert monitor.judge(Facts(driver)) is None
+    for statistic in ("pending", "queued", "subscribed"):
+        name = f"{tab}.{statistic}"
+        lost = evolve(stats, counters=tuple((n, 0 if n == name else v)
+                                            for n, v in stats.counters))
+        facts = Facts(SimpleNamespace(statistics=lambda lost=lost: lost))  # type: ignore[arg-type]
+        assert monitor.judge(facts) == f"{name} reports 0, but the trace shows 1"
