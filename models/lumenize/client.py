@@ -745,7 +745,8 @@ class LumenizeClient(Node):
         call = self.pending.get(data.get("callId"))  # type: ignore[arg-type]
         if call is None or call.settled:
             return []  # unknown callId: ignored (section 2.4)
-        del self.pending[call.call_id]
+        if not self.config.mutant("answered_call_kept"):
+            del self.pending[call.call_id]
         if data.get("success"):
             value = data.get("result")
             effects = self._settle(call, ok=True, value=value)

@@ -235,6 +235,10 @@ MUTANTS: dict[str, str] = {
     "grace_call_dropped": (
         "A mesh call that arrives during grace is neither parked nor refused: it is lost."
     ),
+    "answered_call_kept": (
+        "The client settles an answered call but keeps its pending entry: every call leaks "
+        "an entry, and statistics() report it held."
+    ),
     "timed_out_call_stays_queued": (
         "A call queued while no socket is open times out and is rejected, but stays in the "
         "queue: the next open sends it, and a call its caller was told failed runs anyway."

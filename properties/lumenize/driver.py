@@ -440,6 +440,7 @@ class LumenizeDriver(Driver):
                              (f"{tab.address}.login_required", client["login_required"]),
                              (f"{tab.address}.pending", len(client["pending"])),
                              (f"{tab.address}.queued", client["queued"]),
+                             (f"{tab.address}.leaked", client["leaked"]),
                              (f"{tab.address}.subscribed", len(client["subscribed"]))]
         return LumenizeStatistics(
             tabs=tuple(tabs), revoked=tuple(sorted(self.revoked)),

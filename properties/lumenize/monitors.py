@@ -23,6 +23,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from gatewaysim.models.lumenize import protocol as p
+from gatewaysim.models.lumenize.client import QUEUE_FULL
 from gatewaysim.simulator.clock import MINUTE, SECOND, Time, format_duration, format_time, us
 from gatewaysim.simulator.trace import FAULT, IN, OUT, SYS, TraceRecord
 
@@ -2522,8 +2523,10 @@ class CountersAgree(Monitor):
     answers since it last started (its memory counters start again then), and each tab's
     calls from its notes: issued and not yet settled (``pending``), issued while no socket
     was open and not yet sent, settled, flushed or timed out (``queued``: a flush cancels
-    the call's ``queued:`` timer, a timeout fires it), and the documents whose subscribe
-    call succeeded (``subscribed``)."""
+    the call's ``queued:`` timer, a timeout fires it), settled and still held (``leaked``:
+    only a call refused because the queue was full stays in ``pending``, until
+    ``disconnect()`` empties it), and the documents whose subscribe call succeeded
+    (``subscribed``)."""
 
     def reset(self) -> None:
         self.count: Counter[str] = Counter()
@@ -2534,7 +2537,7 @@ class CountersAgree(Monitor):
         books = self.calls.get(client)
         if books is None:
             books = self.calls[client] = {"pending": set(), "queued": set(),
-                                          "subscribed": set()}
+                                          "leaked": set(), "subscribed": set()}
         return books
 
     def _observe_calls(self, rec: TraceRecord) -> None:
@@ -2543,6 +2546,8 @@ class CountersAgree(Monitor):
             key = str(data.get("key", "")) if rec.type == "TimerFired" else ""
             if key.startswith("queued:"):
                 self._calls(rec.actor)["queued"].discard(key.removeprefix("queued:"))
+            elif rec.type == "ClientDisconnect":
+                self._calls(rec.actor)["leaked"].clear()
             return
         if rec.kind != OUT:
             return
@@ -2566,12 +2571,15 @@ class CountersAgree(Monitor):
             books["pending"].discard(call_id)
             books["queued"].discard(call_id)
             tag = str(d.get("tag") or "")
+            error = d.get("error")
+            if isinstance(error, dict) and error.get("message") == QUEUE_FULL:
+                books["leaked"].add(call_id)
             if d.get("ok") is True and tag.startswith("subscribe:"):
                 books["subscribed"].add(tag.removeprefix("subscribe:"))
 
     def _expected(self, name: str) -> int:
         client, _, statistic = name.rpartition(".")
-        if statistic in ("pending", "queued", "subscribed"):
+        if statistic in ("pending", "queued", "leaked", "subscribed"):
             return len(self._calls(client)[statistic])
         return self.count[name]
 
@@ -2620,7 +2628,8 @@ COUNTERS_AGREE = CountersAgree(
     "lumenize.counters_agree",
     "the statistics() counters of the Worker, the token service and each tab agree with "
     "what they did (upgrades forwarded and refused, tokens issued and refreshes refused, "
-    "sockets opened and login prompts, calls pending and queued, documents subscribed), "
+    "sockets opened and login prompts, calls pending, queued and leaked, documents "
+    "subscribed), "
     "and a gateway reports 'connected' exactly while it holds an OPEN socket",
     "safety",
     doc="The inspection API is part of what a user reads (DESIGN: statistics() are documented "

@@ -57,8 +57,8 @@ class LumenizeStatistics:
     """The inspection counters the Worker, the token service and each open tab report now
     through their ``statistics()`` (``worker.forwarded``, ``worker.rejected``,
     ``auth.issued``, ``auth.refused``, ``<tab>.connects``, ``<tab>.login_required``, and
-    how many calls are ``<tab>.pending`` and ``<tab>.queued`` and documents
-    ``<tab>.subscribed``); the token service's are absent while it is down."""
+    how many calls are ``<tab>.pending``, ``<tab>.queued`` and ``<tab>.leaked`` and
+    documents ``<tab>.subscribed``); the token service's are absent while it is down."""
 
     def tabs_of(self, user: int) -> Iterator[TabFacts]:
         return (tab for tab in self.tabs if tab.user == user)

@@ -127,6 +127,8 @@ CAUGHT_BY: dict[str, str] = {
     "refresh_lead_ignored": "lumenize.stale_token_refreshed",
     # A call during the drop is lost on arrival.
     "grace_call_dropped": "lumenize.mesh_call_handled",
+    # An answered call stays in the tab's pending entries.
+    "answered_call_kept": "lumenize.counters_agree",
     # A call times out in the queue and the tab still counts it queued.
     "timed_out_call_stays_queued": "lumenize.counters_agree",
     # A duplicate tab's refresh outlasts its probe, and its first connect never ends while

@@ -139,6 +139,7 @@ MINIMAL_RUNS: dict[str, list[Step]] = {
         _on("client_call", awaited=False), _advance(20000), _on("drop"), _advance(2000)],
     "grace_call_dropped": [_advance(1000), _on("drop"), _on("call_client"), _advance(2000)],
     "probe_end_forgotten": [_on("slow_auth"), _on("open_tab"), _advance(6000)],
+    "answered_call_kept": [_advance(1000), _on("client_call", awaited=True), _advance(1000)],
     "timed_out_call_stays_queued": [
         _advance(1000), _on("partition"), _on("drop"), _advance(100),
         _on("client_call", awaited=False), Step("wait", {"minutes": 1})],

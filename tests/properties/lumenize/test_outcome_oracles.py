@@ -335,8 +335,8 @@ def test_a_forbidding_token_service_refuses_revoked_cookies_403_and_that_holds()
 def test_call_and_subscription_counters_are_judged_while_a_call_waits_in_the_queue(
         ) -> None:
     """A call made while the tab's socket is down waits in the queue: the tab reports it
-    pending and queued, and its document subscribed, and the trace agrees. A tab whose
-    statistics lose any of the three is found."""
+    pending and queued, none leaked, and its document subscribed, and the trace agrees. A
+    tab whose statistics lose any of the three, or hold a settled call, is found."""
     driver = PACK.new_driver(PACK.config_of("fixed"), 0, variant="fixed", keep_records=True)
     for st in [Step("advance", {"ms": 1000}), Step("partition", {"client": 0}),
                Step("drop", {"client": 0}), Step("advance", {"ms": 100}),
@@ -356,3 +356,9 @@ def test_call_and_subscription_counters_are_judged_while_a_call_waits_in_the_que
                                             for n, v in stats.counters))
         facts = Facts(SimpleNamespace(statistics=lambda lost=lost: lost))  # type: ignore[arg-type]
         assert monitor.judge(facts) == f"{name} reports 0, but the trace shows 1"
+    # a tab that keeps a settled call (only a call refused by a full queue stays) is found
+    assert counters[f"{tab}.leaked"] == 0
+    kept = evolve(stats, counters=tuple((n, 1 if n == f"{tab}.leaked" else v)
+                                        for n, v in stats.counters))
+    facts = Facts(SimpleNamespace(statistics=lambda: kept))  # type: ignore[arg-type]
+    assert monitor.judge(facts) == f"{tab}.leaked reports 1, but the trace shows 0"
