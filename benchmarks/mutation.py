@@ -6,6 +6,15 @@
 Prints the campaign's table, the survivors with their diffs, the wall time, and
 ``mutation score: X%`` last. ``--work DIR`` keeps the results so an interrupted run can be
 finished with ``--resume``.
+
+Measured (2 processes, idle machine, 194 s): 29 killed, 3 crashed, 9 survived, 3 reviewed
+equivalents and 6 stillborn, so ``mutation score: 70.7% (29 killed of 41)``; 76.3 % of the
+mutants that did not crash, and 61.7 % if stillborn mutants counted as not killed. The
+survivors need fault combinations 200 examples rarely reach (a queued call's timer firing
+before the socket returns, a call in flight as its socket drops, a crash inside a grace
+period after a return) or traffic the driver never makes (a second document, a call from
+another client). The sample changes whenever the model does: mutants are drawn from the
+lines the unmutated campaign runs.
 """
 
 from __future__ import annotations
