@@ -76,12 +76,12 @@ def _verdict(job: dict[str, Any], directory: Path, ran: dict[str, set[int]]) -> 
     if loaded.parent != directory.resolve():
         return {"status": "error", "detail": f"the model package came from {loaded}, "
                                              "not the mutated copy"}
-    if not job.get("trace_lines"):
+    if job.get("trace_lines"):  # the baseline, whose lines choose the mutants
+        sys.settrace(_line_tracer(directory, ran))
+    else:
         stillborn = _stillborn(pack, job)
         if stillborn is not None:
             return {"status": "stillborn", "detail": stillborn}
-    if job.get("trace_lines"):
-        sys.settrace(_line_tracer(directory, ran))
     try:
         report = explore(pack, variant=job["variant"], max_examples=job["max_examples"],
                          seed=job["seed"], profile="ci", out_dir=None, progress=None,
@@ -122,7 +122,7 @@ def _stillborn(pack: Any, job: dict[str, Any]) -> str | None:
     try:
         spec = RunSpec.of(pack, (), variant=job["variant"], seed=job["seed"])
         found = spec.execute(checked=only(NO_EXCEPTION.id)).violation
-    except BaseException as exc:
+    except Exception as exc:  # building the spec or the world, before the run can catch it
         return f"empty run: {_one_line(exc)}"
     if found is not None and found.invariant_id == NO_EXCEPTION.id:
         return f"empty run: {found.message}"[:300]
