@@ -118,7 +118,7 @@ class Driver:
             self.monitors if keep is None else tuple(m for m in self.monitors if keep(m)))
         for m in self._judged:
             if m.observes_records:
-                self.trace.listen(m.observe, m.record_types)
+                self.trace.listen(m.observe, m.record_types, m.record_kinds)
         self.trace.listeners.extend(listeners)
         self.steps_applied = 0
         self.t_heal: Time | None = None

@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 import copyreg
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from attrs import frozen
@@ -104,11 +104,21 @@ class Monitor:
     record. A monitor that says so is handed only those: in exploration, where traces are
     not encoded, the records nobody wants are then never even built."""
 
+    record_kinds: frozenset[str] | None = None
+    """Record kinds :meth:`observe` reads whatever their type (``{"fault"}``: every fault;
+    ``{"in"}``: every input, for books an actor's next input clears). With
+    :attr:`record_types` the monitor is handed records of either; when both are ``None``,
+    every record. Most records are a client's timers, heartbeats and frames: a monitor that
+    declares what it reads is not called for them at all, which is most of what judging
+    every invariant costs."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.observes_records = cls.observe is not Monitor.observe
 
-    def __init__(self, id: str, statement: str, kind: Kind, *, doc: str = "") -> None:
+    def __init__(self, id: str, statement: str, kind: Kind, *, doc: str = "",
+                 types: Iterable[str] | None = None, kinds: Iterable[str] | None = None
+                 ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"monitor {id!r}: kind must be one of {', '.join(KINDS)}, "
                               f"not {kind!r}")
@@ -118,6 +128,10 @@ class Monitor:
         self.statement = statement
         self.kind: Kind = kind
         self.doc = doc
+        if types is not None:  # what this instance reads, over what its class declares
+            self.record_types = frozenset(types)
+        if kinds is not None:
+            self.record_kinds = frozenset(kinds)
         self.reset()
 
     def fresh(self: M) -> M:

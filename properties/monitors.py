@@ -3,7 +3,10 @@
 Each monitor here is generic: a pack tells it which trace records mean what (a call issued,
 a call settled, a message sent or delivered) with small functions of a record, or where in
 its typed ``statistics()`` value to look (its maps, its replicas, its sessions). The books
-are kept incrementally from records, so judging after every step costs little.
+are kept incrementally from records, so judging after every step costs little. The
+record-reading ones take ``types`` and ``kinds``: the record types (``"Note"``) and kinds
+(``"fault"``) their functions can answer for. Given them, a monitor is handed no other
+record, which is most of what judging it costs (see ``Monitor.record_kinds``).
 
 ======================  ==========  =====================================================
 monitor                 kind        promise
@@ -48,10 +51,11 @@ class SettlesOnce(Monitor):
     """
 
     def __init__(self, id: str, statement: str, *, issued: RecordKey, settled: RecordKey,
-                 doc: str = "") -> None:
+                 doc: str = "", types: Iterable[str] | None = None,
+                 kinds: Iterable[str] | None = None) -> None:
         self.issued = issued
         self.settled = settled
-        super().__init__(id, statement, "safety", doc=doc)
+        super().__init__(id, statement, "safety", doc=doc, types=types, kinds=kinds)
 
     def reset(self) -> None:
         self.open: dict[Hashable, Time] = {}
@@ -87,12 +91,13 @@ class SettlesWithin(Monitor):
 
     def __init__(self, id: str, statement: str, *, issued: RecordKey, settled: RecordKey,
                  bound: Time, excused: Callable[[Facts, Hashable], bool] | None = None,
-                 doc: str = "") -> None:
+                 doc: str = "", types: Iterable[str] | None = None,
+                 kinds: Iterable[str] | None = None) -> None:
         self.issued = issued
         self.settled = settled
         self.bound = bound
         self.excused = excused
-        super().__init__(id, statement, "liveness", doc=doc)
+        super().__init__(id, statement, "liveness", doc=doc, types=types, kinds=kinds)
 
     def reset(self) -> None:
         self.open: dict[Hashable, Time] = {}
@@ -205,11 +210,12 @@ class InOrder(Monitor):
     def __init__(self, id: str, statement: str, *,
                  sent: Callable[[TraceRecord], tuple[Hashable, int] | None],
                  delivered: Callable[[TraceRecord], tuple[Hashable, int] | None],
-                 lossless: bool = False, doc: str = "") -> None:
+                 lossless: bool = False, doc: str = "", types: Iterable[str] | None = None,
+                 kinds: Iterable[str] | None = None) -> None:
         self.sent = sent
         self.delivered = delivered
         self.lossless = lossless
-        super().__init__(id, statement, "safety", doc=doc)
+        super().__init__(id, statement, "safety", doc=doc, types=types, kinds=kinds)
 
     def reset(self) -> None:
         self.sent_seqs: dict[Hashable, set[int]] = {}
@@ -260,13 +266,14 @@ class HerdDispersal(Monitor):
                  dropped: Callable[[TraceRecord], Iterable[str] | None],
                  arrival: Callable[[TraceRecord], str | None], window: Time,
                  woken: Callable[[TraceRecord], str | None] | None = None,
-                 minimum: int = 3, doc: str = "") -> None:
+                 minimum: int = 3, doc: str = "", types: Iterable[str] | None = None,
+                 kinds: Iterable[str] | None = None) -> None:
         self.dropped = dropped
         self.arrival = arrival
         self.woken = woken
         self.window = window
         self.minimum = minimum
-        super().__init__(id, statement, "liveness", doc=doc)
+        super().__init__(id, statement, "liveness", doc=doc, types=types, kinds=kinds)
 
     def reset(self) -> None:
         self.herds: list[tuple[Time, frozenset[str], dict[str, Time]]] = []
@@ -316,9 +323,7 @@ class Sometimes(Monitor):
                  when: Callable[[TraceRecord], str | bool | None], doc: str = "",
                  types: Iterable[str] | None = None) -> None:
         self.when = when
-        if types is not None:
-            self.record_types = frozenset(types)
-        super().__init__(id, statement, "sometimes", doc=doc)
+        super().__init__(id, statement, "sometimes", doc=doc, types=types)
 
     def reset(self) -> None:
         self.seen: str | None = None

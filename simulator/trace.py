@@ -339,9 +339,9 @@ class Trace:
     encoded at all; records still count, and still reach ``keep`` and the listeners.
     Reading :attr:`sha256` of such a trace is an error, never a wrong fingerprint.
 
-    A listener added with :meth:`listen` and ``types`` sees only records of those types
-    (after the listeners of every record): a record no one keeps or listens to is never
-    built, which is most of them when the only listeners watch for notes.
+    A listener added with :meth:`listen` and ``types`` (or ``kinds``) sees only records of
+    those types or kinds (after the listeners of every record): a record no one keeps or
+    listens to is never built, which is most of them when the only listeners watch for notes.
     """
 
     def __init__(
@@ -364,7 +364,11 @@ class Trace:
         self.records: list[TraceRecord] = []
         self.listeners: list[Listener] = []
         """Called with every record, in order (append to it, or use :meth:`listen`)."""
-        self._typed: dict[str, list[Listener]] = {}  # record type -> its own listeners
+        # Listeners that asked for some record types or kinds only: (listener, types, kinds).
+        self._interests: list[tuple[Listener, frozenset[str], frozenset[str]]] = []
+        # (kind, type) -> the interested listeners, in the order they asked (worked out on
+        # first use, forgotten whenever a listener comes or goes).
+        self._routes: dict[tuple[str, str], tuple[Listener, ...]] = {}
         self._seq = 0  # records so far: the last record's seq
         self._closed = False
         self._pending: list[str] = []
@@ -405,7 +409,7 @@ class Trace:
         )
         if len(pending) >= _FLUSH_EVERY:
             self.flush()
-        if self.keep or self.listeners or self._typed:
+        if self.keep or self.listeners or self._interests:
             self._fan(t, seq, actor, kind, type_, data)
 
     def emit_value(self, t: Time, actor: str, kind: str, value: Any) -> None:
@@ -428,13 +432,13 @@ class Trace:
         pending.append(encode(value, actor_json, kind_json, seq, t))
         if len(pending) >= _FLUSH_EVERY:
             self.flush()
-        if self.keep or self.listeners or self._typed:
+        if self.keep or self.listeners or self._interests:
             self._fan_value(t, seq, actor, kind, value)
 
     def _emit_unhashed(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> None:
         """:meth:`emit` for a trace that is not hashed: count, keep, tell the listeners."""
         self._seq = seq = self._seq + 1
-        if self.keep or self.listeners or self._typed:
+        if self.keep or self.listeners or self._interests:
             self._fan(t, seq, actor, kind, type_, data)
 
     def _emit_value_unhashed(self, t: Time, actor: str, kind: str, value: Any) -> None:
@@ -442,11 +446,16 @@ class Trace:
         in exploration this is the whole cost of a record)."""
         self._seq = seq = self._seq + 1
         listeners = self.listeners
-        typed = self._typed
-        if self.keep or listeners or typed:
+        interests = self._interests
+        if self.keep or listeners or interests:
             cls = type(value)
             name = cls.__name__
-            wanted = typed.get(name) if typed else None
+            if interests:
+                wanted = self._routes.get((kind, name))
+                if wanted is None:
+                    wanted = self._route(kind, name)
+            else:
+                wanted = ()
             if self.keep or listeners or wanted:
                 try:
                     getter = _FIELD_GETTERS[cls]
@@ -463,7 +472,12 @@ class Trace:
 
     def _fan(self, t: Time, seq: int, actor: str, kind: str, type_: str, data: dict) -> None:
         """Build the record if anyone keeps or wants it, and hand it out."""
-        typed = self._typed.get(type_) if self._typed else None
+        if self._interests:
+            typed = self._routes.get((kind, type_))
+            if typed is None:
+                typed = self._route(kind, type_)
+        else:
+            typed = ()
         if self.keep or self.listeners or typed:
             rec = TraceRecord(t, seq, actor, kind, type_, data)
             if self.keep:
@@ -478,7 +492,12 @@ class Trace:
         """:meth:`_fan` for an attrs value: its fields are read only if the record is built."""
         cls = type(value)
         name = cls.__name__
-        typed = self._typed.get(name) if self._typed else None
+        if self._interests:
+            typed = self._routes.get((kind, name))
+            if typed is None:
+                typed = self._route(kind, name)
+        else:
+            typed = ()
         if self.keep or self.listeners or typed:
             try:
                 getter = _FIELD_GETTERS[cls]
@@ -493,23 +512,31 @@ class Trace:
                 for listener in typed:
                     listener(rec)
 
-    def listen(self, listener: Listener, types: Iterable[str] | None = None) -> None:
-        """Call ``listener`` with every record, or only with records of ``types``."""
-        if types is None:
+    def listen(self, listener: Listener, types: Iterable[str] | None = None,
+               kinds: Iterable[str] | None = None) -> None:
+        """Call ``listener`` with every record, or only with records of ``types`` or of
+        ``kinds`` (``"fault"``: every fault, whatever its name), once each."""
+        if types is None and kinds is None:
             self.listeners.append(listener)
             return
-        for type_ in sorted(set(types)):
-            self._typed.setdefault(type_, []).append(listener)
+        self._interests.append((listener, frozenset(types or ()), frozenset(kinds or ())))
+        self._routes.clear()
+
+    def _route(self, kind: str, type_: str) -> tuple[Listener, ...]:
+        """The listeners interested in records of ``kind`` and ``type_`` (and remember it)."""
+        wanted = tuple(listener for listener, types, kinds in self._interests
+                       if type_ in types or kind in kinds)
+        self._routes[(kind, type_)] = wanted
+        return wanted
 
     def unlisten(self, listener: Listener) -> None:
         """Stop calling ``listener`` (however it was added); unknown listeners are ignored."""
         if listener in self.listeners:
             self.listeners.remove(listener)
-        for type_, wanted in list(self._typed.items()):
-            if listener in wanted:
-                wanted.remove(listener)
-                if not wanted:
-                    del self._typed[type_]
+        kept = [i for i in self._interests if i[0] != listener]
+        if len(kept) != len(self._interests):
+            self._interests = kept
+            self._routes.clear()
 
     def record(self, t: Time, actor: str, kind: str, type_: str, data: dict) -> TraceRecord:
         self.emit(t, actor, kind, type_, data)

@@ -23,6 +23,8 @@ passing after each. The checks, in order (:data:`CHECKS`):
 ``failure-file``  a failure file of the run reads back equal and replays to the same hash
 ``state-tables``  every (state, event) pair of every table has a row or a stated reason
 ``describe``      the describer takes every record of the run and of each scenario
+``record-interests`` a monitor that declares the record types or kinds it reads is not
+                  missing one: no record it is not handed changes its books
 ``scenarios``     every scenario gives the same hash twice
 ``readme``        the README the manifest declares exists (the wheel ships it)
 """
@@ -43,6 +45,7 @@ from attrs import field, frozen
 from hypothesis.strategies import SearchStrategy
 
 from gatewaysim.properties.failure import Failure, load_failure, write_failure
+from gatewaysim.properties.interests import declares_interest, undeclared_reads
 from gatewaysim.properties.monitor import NO_EXCEPTION, Violation
 from gatewaysim.properties.pack import Pack, get_pack
 from gatewaysim.properties.replay import replay
@@ -59,7 +62,8 @@ from .hashes import hashes_in_subprocesses, pack_reference
 from .tables import check_table, state_tables, table_name
 
 CHECKS: tuple[str, ...] = ("vocabulary", "arguments", "variants", "steps", "run", "determinism",
-                           "failure-file", "state-tables", "describe", "scenarios", "readme")
+                           "failure-file", "state-tables", "describe", "record-interests",
+                           "scenarios", "readme")
 
 QUICK_SCENARIO_LIMIT: Time = s(60)
 """In quick mode a scenario runs at most this much virtual time."""
@@ -442,6 +446,20 @@ def check_describe(sub: Subject) -> tuple[Problems, str]:
     return problems, f"{len(kinds)} record kinds"
 
 
+def check_record_interests(sub: Subject) -> tuple[Problems, str]:
+    declaring = [m for m in sub.pack.monitors if declares_interest(m)]
+    if not declaring:
+        return [], "no monitor declares what it reads"
+    runs = [sub.result]
+    if not sub.quick:  # the other step lists, nothing checked: whole runs
+        runs += [RunSpec.of(sub.pack, steps, variant=variant, seed=sub.seed).execute(
+                     keep_records=True, checked=lambda _id: False)
+                 for steps in sub.step_lists[1:] for variant in sub.variants]
+    problems = sorted({str(read) for run in runs
+                       for read in undeclared_reads(declaring, run.trace.records)})
+    return problems, f"{len(declaring)} monitors, {len(runs)} run(s)"
+
+
 def check_scenarios(sub: Subject) -> tuple[Problems, str]:
     problems: Problems = []
     for name, trace, _, error in sub.scenario_runs:
@@ -473,7 +491,8 @@ _FUNCTIONS: dict[str, Callable[[Subject], tuple[Problems, str]]] = {
     "vocabulary": check_vocabulary, "arguments": check_arguments, "variants": check_variants,
     "steps": check_steps, "run": check_run, "determinism": check_determinism,
     "failure-file": check_failure_file, "state-tables": check_state_tables,
-    "describe": check_describe, "scenarios": check_scenarios, "readme": check_readme,
+    "describe": check_describe, "record-interests": check_record_interests,
+    "scenarios": check_scenarios, "readme": check_readme,
 }
 
 

@@ -33,7 +33,7 @@ def _delivered(rec: TraceRecord) -> tuple[Hashable, int] | None:
 ORDER = InOrder(
     "echo.order",
     "on each connection, echoes reach the client in the order sent, never duplicated",
-    sent=_sent, delivered=_delivered,
+    sent=_sent, delivered=_delivered, types={"Send", "WsMessage"},
     doc="Per-connection FIFO in both directions plus an echo server that sends each message "
         "back once imply it; a duplicate means the server (or a retry) sent a copy.",
 )
@@ -41,6 +41,8 @@ ORDER = InOrder(
 
 class Reconnects(Monitor):
     """Once faults stop, the client is connected by the end of the settle window."""
+
+    record_types = frozenset({"Note"})
 
     def reset(self) -> None:
         self.gave_up = False

@@ -152,6 +152,9 @@ class _Forwards(_Problem):
     attachment, and the client frame each gateway is handling (its RPC to the mesh leaves
     in the same step)."""
 
+    record_types = frozenset({"AcceptConnection", "HttpRequest", "Send"})
+    record_kinds = frozenset({IN})  # a gateway's next input ends its frame
+
     def reset(self) -> None:
         super().reset()
         self.attach_exp: dict[str, Any] = {}
@@ -192,6 +195,8 @@ class _Forwards(_Problem):
 class NoExpiredFrame(_Forwards):
     """Also books the frame under an expired token each gateway is handling, until it
     closes that socket 4401."""
+
+    record_types = frozenset({"AcceptConnection", "CloseConnection", "HttpRequest", "Send"})
 
     def reset(self) -> None:
         super().reset()
@@ -299,6 +304,7 @@ MESH_CALL_SETTLES_ONCE = SettlesOnce(
     issued=_mesh_call_received, settled=_mesh_call_settled,
     doc="#6 and #17: an RPC has one outcome. A second settlement means two code paths (the "
         "30 s timer, a close, a reply, the alarm) both think they own the call.",
+    types={"HttpRequestReceived", "Note"},
 )
 
 
@@ -322,12 +328,16 @@ CLIENT_CALL_SETTLES_ONCE = SettlesOnce(
     issued=_client_call_issued, settled=_client_call_settled,
     doc="#6: a promise settles once. Spec 2.4: a call leaves the pending map when it "
         "settles (reply, queue timeout, disconnect(), or the close fix).",
+    types={"Note"},
 )
 
 
 class ParkedCallDeliveredOnce(_Problem):
     """Books on calls parked at each gateway, the ones a returning client's step must
     release, and how often each incoming_call was sent and run."""
+
+    record_types = frozenset({"Note", "Send", "crash"})
+    record_kinds = frozenset({IN})  # a gateway's next input ends its step
 
     def reset(self) -> None:
         super().reset()
@@ -416,6 +426,10 @@ class SubscriptionRequired(_Problem):
     runtime holds it (set and deleted by the gateway's effects, cleared when ``alarm()``
     runs, set again when the runtime retries a failed one; a crash keeps it: it is durable).
     """
+
+    record_types = frozenset({"AcceptConnection", "CloseConnection", "DeleteAlarm", "Note",
+                              "Send", "SetAlarm", "alarm.retry", "crash"})
+    record_kinds = frozenset({IN})  # a gateway's next input ends its step
 
     def reset(self) -> None:
         super().reset()
@@ -550,6 +564,8 @@ class PromptFirstReconnect(Monitor):
     """Books: each tab whose socket opened and has not scheduled a reconnect since, and the
     delay each such tab chose for its first reconnect (judged against the config)."""
 
+    record_types = frozenset({"Note", "WsOpened"})
+
     def reset(self) -> None:
         self.just_opened: set[str] = set()
         self.first: list[tuple[Time, str, int, Any]] = []  # t, client, delay, attempt
@@ -589,6 +605,9 @@ PROMPT_FIRST_RECONNECT = PromptFirstReconnect(
 class StaleSocketFenced(_Problem):
     """Books: each tab's current socket (the one it opened last, from its OpenConnection
     effects) and the stale socket whose close it is handling, if any."""
+
+    record_types = frozenset({"Note", "OpenConnection"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its reaction
 
     def reset(self) -> None:
         super().reset()
@@ -631,6 +650,8 @@ STALE_SOCKET_FENCED = StaleSocketFenced(
 
 
 class SingleFlightRefresh(_Problem):
+    record_types = frozenset({"Note"})
+
     def reset(self) -> None:
         super().reset()
         self.books = RefreshBooks()
@@ -665,6 +686,8 @@ SINGLE_FLIGHT_REFRESH = SingleFlightRefresh(
 # ---------------------------------------------------------------------------- liveness
 class NoPingpong(Monitor):
     """Books: the time of every 4409 a gateway sent."""
+
+    record_types = frozenset({"CloseConnection"})
 
     def reset(self) -> None:
         self.supersessions: list[Time] = []
@@ -701,6 +724,8 @@ NO_PINGPONG = NoPingpong(
 class RejectedUpgradeStops(Monitor):
     """Books: when the Worker's access gate refused each tab (403), and when each tab opened
     a socket."""
+
+    record_types = frozenset({"OpenConnection", "RejectConnection"})
 
     def reset(self) -> None:
         self.refused: dict[str, list[Time]] = {}
@@ -778,6 +803,7 @@ HERD_DISPERSED = HerdDispersal(
         "user woke or reconnected after the drop are left out: reconnectNow skips the backoff "
         "by design (spec 2.5; Ably RTN20 likewise connects at once on 'online'), and wake-ups "
         "the explorer fires at one instant are not a schedule the client chose.",
+    types={"ClientConnect", "ConnectRequested", "WakeUp", "herd"},
 )
 
 
@@ -811,6 +837,7 @@ CLIENT_CALLS_SETTLE = SettlesWithin(
         "1.7 and 6 'awaited callRaw across the client socket': the gateway replies only on "
         "the originating socket, so a call whose socket drops hangs forever unless the "
         "client rejects it on close. Bound: see CLIENT_CALL_BOUND.",
+    types={"ClientCall", "Note"},
 )
 
 
@@ -889,6 +916,8 @@ class SubscribedInRows(Monitor):
     counts from when it is issued and again from when it is sent (it may wait queued).
     """
 
+    record_types = frozenset({"ClientCall", "Note"})
+
     def reset(self) -> None:
         self.belief: dict[str, bool] = {}
         self.subscribe_sent: dict[str, int] = {}  # subscribe callId -> record seq
@@ -947,6 +976,8 @@ SUBSCRIBED_IN_ROWS = SubscribedInRows(
 class OneConnected(Monitor):
     """Books: when each tab last opened a socket, when it was told to log in again and
     whether that was legitimate, and which of its sockets were superseded (4409)."""
+
+    record_types = frozenset({"Note", "WsClosed", "WsOpened"})
 
     def reset(self) -> None:
         self.refreshes = RefreshBooks()
@@ -1173,6 +1204,10 @@ class ClientCallReturnsResult(_Problem):
     the socket each call was sent on (from the client's ``call`` frame), and the link
     books for those sockets."""
 
+    record_types = frozenset({"AcceptConnection", "ClientCall", "CloseConnection", "Note", "Send",
+                              "WsClosed", "WsOpened", "WsRejected"})
+    record_kinds = frozenset({FAULT})  # every fault: link books
+
     def reset(self) -> None:
         super().reset()
         self.links = LinkBooks()
@@ -1237,6 +1272,10 @@ class MeshCallReturnsResult(_Problem):
     """Books: each ``node/main`` request (its method and arguments, from the RPC it sent),
     the socket its gateway held OPEN (with an unexpired token) when the request arrived,
     and the link books for that socket."""
+
+    record_types = frozenset({"AcceptConnection", "CloseConnection", "HttpRequest",
+                              "HttpRequestReceived", "Note", "WsClosed", "WsOpened", "WsRejected"})
+    record_kinds = frozenset({FAULT, IN})  # link books; node input
 
     def reset(self) -> None:
         super().reset()
@@ -1386,6 +1425,9 @@ class GraceHidesShortDrop(_Problem):
     grace period.
     """
 
+    record_types = frozenset({"AcceptConnection", "CloseConnection", "Note", "crash", "evict"})
+    record_kinds = frozenset({IN})  # a gateway's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.open: dict[str, set[str]] = {}
@@ -1530,6 +1572,9 @@ class ReconnectDelaysBounded(Monitor):
     The delay judged is the timer the tab really set (``SetTimer("reconnect")``, its
     deadline less the time it was set), not what its note says; the note must agree with it.
     """
+
+    record_types = frozenset({"Note", "SetTimer", "crash"})
+    record_kinds = frozenset({IN})  # a tab's next input voids an announcement
 
     def reset(self) -> None:
         self.count: Counter[str] = Counter()
@@ -1690,6 +1735,9 @@ class MalformedInputAnswered(_Problem):
     input for that socket or request. And when each host last crashed, which excuses a
     probe that was in flight to it (or to a gateway an upgrade is forwarded to)."""
 
+    record_types = frozenset({"HttpRequest", "Note", "OpenConnection", "crash", "evict"})
+    record_kinds = frozenset({IN})  # every input of the prober
+
     def reset(self) -> None:
         super().reset()
         self.kinds: dict[str, str] = {}
@@ -1801,6 +1849,8 @@ class RevokedRefreshStaysRevoked(_Problem):
     """Books, kept at the token service: the cookie of the request it is handling (its
     ``HttpRequestReceived``) and every cookie it has already rotated (answered 200)."""
 
+    record_types = frozenset({"AuthMode", "HttpRequestReceived", "HttpRespond", "crash", "restart"})
+
     def reset(self) -> None:
         super().reset()
         self.cookie: dict[str, Any] = {}  # req -> the cookie it presented
@@ -1866,6 +1916,9 @@ class TokenServiceAnswersByMode(_Problem):
     """Books, kept at the token service: its fault mode and access-token TTL as the inputs
     set them (both reset by a restart: they are process settings), the mode and TTL each
     refresh arrived under, and the TTL checks waiting for the config's default."""
+
+    record_types = frozenset({"AuthMode", "HttpRequestReceived", "HttpRespond", "SetTokenTtl",
+                              "crash", "restart"})
 
     def reset(self) -> None:
         super().reset()
@@ -1951,6 +2004,9 @@ class LoginRequiredOnRefusal(_Problem):
     rejected_upgrade_terminal, an upgrade of its current socket refused 403) until it has
     called onLoginRequired, and refusals it handled without calling it."""
 
+    record_types = frozenset({"HttpRequest", "Note", "OpenConnection"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.refreshes: set[str] = set()
@@ -2019,6 +2075,9 @@ class TransientRefreshNotTerminal(_Problem):
     request after it), the transient failure the tab is handling (an answer other than 2xx,
     401 and 403, or no answer at all), and the login prompts it gave while handling one."""
 
+    record_types = frozenset({"HttpRequest", "Note"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.reason: dict[str, str] = {}  # client -> reason of the refresh being started
@@ -2083,6 +2142,9 @@ class RefreshRetryBacksOff(_Problem):
     transiently, until something that may legitimately start another refresh happens to it
     (its reconnect timer, a wake-up or connect(), a socket event)."""
 
+    record_types = frozenset({"HttpRequest", "Note"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
+
     #: Inputs after which a tab may refresh again: the backoff timer, the user, the network.
     AGAIN = frozenset({"WakeUp", "ClientConnect", "WsClosed", "WsRejected", "WsOpened",
                        "Start"})
@@ -2137,6 +2199,9 @@ class FreshTokenUsed(_Problem):
     """Books: each tab's refresh exchanges, and the tab handling a refresh that succeeded,
     for the rest of that step."""
 
+    record_types = frozenset({"HttpRequest", "SetTimer"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.refreshes: set[str] = set()
@@ -2177,6 +2242,9 @@ class ForcedReauth(_Problem):
     :class:`ReconnectDelaysBounded` keeps it), whether its cycle (since its last socket
     opened) already reached the forced re-auth, whether a refresh succeeded since, and
     whether its next upgrade must show it."""
+
+    record_types = frozenset({"HttpRequest", "HttpResponse", "Note", "OpenConnection", "SetTimer",
+                              "WakeUp", "WsOpened"})
 
     def reset(self) -> None:
         super().reset()
@@ -2253,6 +2321,9 @@ class SubscriptionRequiredSignalled(_Problem):
     """Books: the connection_status frame each tab is handling, and whether it called
     onSubscriptionRequired (its ``subscription_required`` note) while handling it."""
 
+    record_types = frozenset({"Note"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.status: dict[str, tuple[Time, bool, bool]] = {}  # t, flag, signalled
@@ -2306,6 +2377,9 @@ SUBSCRIPTION_REQUIRED_SIGNALLED = SubscriptionRequiredSignalled(
 class IncomingCallRuns(_Problem):
     """Books: the incoming_call frames each tab is handling (from the frame it received),
     until it reports running the call's @mesh method (its ``incoming.handled`` note)."""
+
+    record_types = frozenset({"Note", "Send"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
 
     #: The modelled app's @mesh methods: each succeeds (ping returns its argument,
     #: handleUpdate applies the document).
@@ -2372,6 +2446,8 @@ class DocumentServedAsPublished(_Problem):
     """Books, kept at ``doc/main``: how many updates it took (its ``Publish`` inputs and
     ``update`` RPCs) and the last content, against every handleUpdate it fans out."""
 
+    record_types = frozenset({"HttpRequest", "HttpRequestReceived", "Publish"})
+
     def reset(self) -> None:
         super().reset()
         self.updates = 0
@@ -2433,6 +2509,8 @@ class RefreshCookieRotated(_Problem):
     """Books: the refresh cookie the token service last gave each tab (a 200 answer to its
     refresh), against the cookie each later refresh presents."""
 
+    record_types = frozenset({"HttpRequest", "HttpResponse"})
+
     def reset(self) -> None:
         super().reset()
         self.refreshes: set[str] = set()
@@ -2477,6 +2555,10 @@ PONG_BOUND: Time = 5 * SECOND
 class PingAnswered(_Problem):
     """Books: the pings each tab sent and the socket each went on (its ``Send`` of
     ``lmz:ping``), the pongs that came back, and the link books for those sockets."""
+
+    record_types = frozenset({"AcceptConnection", "CloseConnection", "Send", "WsClosed",
+                              "WsMessage", "WsOpened", "WsRejected"})
+    record_kinds = frozenset({FAULT})  # every fault: link books
 
     def reset(self) -> None:
         super().reset()
@@ -2527,6 +2609,10 @@ class CountersAgree(Monitor):
     only a call refused because the queue was full stays in ``pending``, until
     ``disconnect()`` empties it), and the documents whose subscribe call succeeded
     (``subscribed``)."""
+
+    record_types = frozenset({"CancelTimer", "ClientDisconnect", "ForwardConnection",
+                              "HttpRequestReceived", "HttpRespond", "Note", "RejectConnection",
+                              "TimerFired", "WsOpened", "crash", "restart"})
 
     def reset(self) -> None:
         self.count: Counter[str] = Counter()
@@ -2643,6 +2729,9 @@ class MeshCallHandled(_Problem):
     """Books: the ``__executeOperation`` each gateway is handling, until, in that step, it
     answers it, forwards it as ``incoming_call`` or reports it parked."""
 
+    record_types = frozenset({"HttpRespond", "Note", "Send"})
+    record_kinds = frozenset({IN})  # a gateway's next input ends its step
+
     def reset(self) -> None:
         super().reset()
         self.arrived: dict[str, tuple[Time, str]] = {}  # gateway -> (t, req)
@@ -2695,6 +2784,9 @@ class StaleTokenRefreshed(_Problem):
     """Books: the input each tab is handling. An upgrade made in the step that started the
     attempt (not one resumed by a refresh answer or the tab-id probe) shows the token the
     attempt found in hand, which must not be within the refresh lead of its expiry."""
+
+    record_types = frozenset({"OpenConnection"})
+    record_kinds = frozenset({IN})  # a tab's next input ends its step
 
     RESUMED = frozenset({"HttpResponse", "HttpFailed"})
 
@@ -2750,6 +2842,8 @@ class SubscriberRowsReported(Monitor):
     """Books: the subscriber rows of ``doc/main`` as its notes report them (rows added and
     dropped), judged against the rows it holds; and the instances whose last call to it was
     an unsubscribe (from the requests it received)."""
+
+    record_types = frozenset({"HttpRequestReceived", "Note"})
 
     def reset(self) -> None:
         self.rows: set[str] = set()

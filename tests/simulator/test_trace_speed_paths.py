@@ -136,6 +136,26 @@ def test_unlisten_stops_either_kind_of_listener() -> None:
     assert trace.count == 2
 
 
+def test_a_listener_of_kinds_sees_every_record_of_them_once_whatever_its_type() -> None:
+    for hashed in (True, False):
+        trace = Trace(keep=False, hashed=hashed)
+        seen: list[tuple[int, str]] = []
+        late: list[int] = []
+        # Faults of any name, and the one input type it also names: each record once.
+        trace.listen(lambda r, seen=seen: seen.append((r.seq, r.type)), types={"WsMessage"},
+                     kinds={"fault"})
+        trace.emit(1, "world", "fault", "drop", {"conn": "c"})
+        trace.emit_value(2, "a", "in", WsMessage("c", 1))
+        trace.emit_value(3, "a", "out", Send("c", 1))
+        trace.emit(4, "world", "fault", "a_fault_named_later", {})
+        trace.listen(lambda r, late=late: late.append(r.seq), kinds={"in"})  # routes renewed
+        trace.emit_value(5, "a", "in", WsMessage("c", 2))
+        trace.emit(6, "world", "fault", "drop", {"conn": "c"})
+        assert seen == [(1, "drop"), (2, "WsMessage"), (4, "a_fault_named_later"),
+                        (5, "WsMessage"), (6, "drop")]
+        assert late == [5]
+
+
 def test_a_record_nobody_wants_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
     real = trace_module.TraceRecord

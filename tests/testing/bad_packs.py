@@ -6,6 +6,7 @@ process can import them (the determinism check runs the pack in subprocesses).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import attrs
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from gatewaysim.properties.echo import PACK as ECHO
 from gatewaysim.properties.echo.driver import SERVER, EchoDriver
+from gatewaysim.properties.echo.monitors import ORDER
 from gatewaysim.properties.steps import step
 from gatewaysim.simulator.trace import FAULT, TraceRecord
 
@@ -73,5 +75,10 @@ NOT_A_NO_OP = attrs.evolve(ECHO, name="broken-not-a-no-op", driver=NotANoOpDrive
 DICT_STATISTICS = attrs.evolve(ECHO, name="broken-dict-statistics", driver=DictStatisticsDriver)
 BAD_DESCRIBER = attrs.evolve(ECHO, name="broken-describer", describe=describe_badly)
 NO_README = attrs.evolve(ECHO, name="broken-readme", readme="NO_SUCH_README.md")
+# echo.order told it reads only what the client sends: it misses every delivery.
+NARROW_ORDER = copy.copy(ORDER)
+NARROW_ORDER.record_types = frozenset({"Send"})
+NARROW_INTEREST = attrs.evolve(ECHO, name="broken-narrow-interest", monitors=tuple(
+    NARROW_ORDER if m is ORDER else m for m in ECHO.monitors))
 
 

@@ -66,6 +66,13 @@ def test_a_declared_readme_that_is_missing_is_caught() -> None:
     assert _problems(ECHO, "readme") == []  # echo declares none
 
 
+def test_a_monitor_declared_to_read_too_little_is_caught() -> None:
+    problems = _problems(bad_packs.NARROW_INTEREST, "record-interests")
+    assert len(problems) == 1
+    assert problems[0].startswith("echo.order: the in WsMessage record of client")
+    assert _problems(ECHO, "record-interests") == []  # echo declares exactly what it reads
+
+
 def test_strict_mode_raises_naming_the_first_problem() -> None:
     with pytest.raises(AssertionError, match=r"broken-tuple-args.*vocabulary: step 'drop_pair'"):
         check_pack(bad_packs.TUPLE_ARGS, subprocesses=False)
