@@ -472,12 +472,7 @@ class Trace:
 
     def _fan(self, t: Time, seq: int, actor: str, kind: str, type_: str, data: dict) -> None:
         """Build the record if anyone keeps or wants it, and hand it out."""
-        if self._interests:
-            typed = self._routes.get((kind, type_))
-            if typed is None:
-                typed = self._route(kind, type_)
-        else:
-            typed = ()
+        typed = self._wanted(kind, type_)
         if self.keep or self.listeners or typed:
             rec = TraceRecord(t, seq, actor, kind, type_, data)
             if self.keep:
@@ -492,12 +487,7 @@ class Trace:
         """:meth:`_fan` for an attrs value: its fields are read only if the record is built."""
         cls = type(value)
         name = cls.__name__
-        if self._interests:
-            typed = self._routes.get((kind, name))
-            if typed is None:
-                typed = self._route(kind, name)
-        else:
-            typed = ()
+        typed = self._wanted(kind, name)
         if self.keep or self.listeners or typed:
             try:
                 getter = _FIELD_GETTERS[cls]
@@ -521,6 +511,13 @@ class Trace:
             return
         self._interests.append((listener, frozenset(types or ()), frozenset(kinds or ())))
         self._routes.clear()
+
+    def _wanted(self, kind: str, type_: str) -> tuple[Listener, ...]:
+        """The listeners that asked for records of ``kind`` or ``type_`` (``()`` if none)."""
+        if not self._interests:
+            return ()
+        wanted = self._routes.get((kind, type_))
+        return wanted if wanted is not None else self._route(kind, type_)
 
     def _route(self, kind: str, type_: str) -> tuple[Listener, ...]:
         """The listeners interested in records of ``kind`` and ``type_`` (and remember it)."""
