@@ -195,7 +195,10 @@ def test_the_echo_equivalents_are_reviewed_mutants_the_operators_make() -> None:
 
 def test_ctrl_c_stops_the_mutants_and_prints_what_is_done(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    code = "import sys; from gatewaysim import cli; sys.exit(cli.main(sys.argv[1:]))"
+    # Python's default Ctrl-C handler, even if this test run ignores SIGINT (a background
+    # job of a non-interactive shell does, and its children inherit that).
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from gatewaysim import cli; sys.exit(cli.main(sys.argv[1:]))")
     argv = ["mutate", "echo", "--mutants", "6", "--max-examples", "10", "--workers", "1",
             "--work", str(work)]
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,

@@ -49,6 +49,13 @@ def _command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "gatewaysim", *map(str, args)]
 
 
+# Ctrl-C as a terminal delivers it: a test run started in the background of a
+# non-interactive shell ignores SIGINT, its children inherit that, and the command rightly
+# leaves an ignored SIGINT ignored. So the interrupted command takes Python's default back.
+CTRL_C_ABLE = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "from gatewaysim import cli; sys.exit(cli.main(sys.argv[1:]))")
+
+
 def _env(columns: int = COLUMNS) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     return {**env, "COLUMNS": str(columns), "PYTHONHASHSEED": "random"}
@@ -78,7 +85,8 @@ def test_progress_fits_the_terminal_and_the_table_ends_with_what_to_do_next(
 def _interrupt(args: list[str], after: str, cwd: Path) -> tuple[int, str, list[str]]:
     """Run ``gatewaysim explore ARGS``, send SIGINT once a progress line contains ``after``;
     return the exit status, stdout and the progress lines read."""
-    proc = subprocess.Popen(_command("explore", *args), stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_ABLE, "explore", *map(str, args)],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
     assert proc.stderr is not None
     seen: list[str] = []
