@@ -21,6 +21,7 @@ from gatewaysim.properties.lumenize import PACK
 from gatewaysim.properties.lumenize.monitors import NoPingpong
 from gatewaysim.properties.run import RunSpec
 from gatewaysim.properties.steps import Step
+from gatewaysim.testing.draw import draw_args
 
 from .test_bugzoo import MINIMAL_RUNS
 
@@ -31,26 +32,14 @@ def _records(spec: RunSpec) -> list:
 
 
 def _random_runs(count: int, length: int, seed: int) -> Iterator[list[Step]]:
-    """Seeded random runs over every step kind whose arguments are declared."""
+    """Seeded random runs: step kinds chosen at random, each with one of a few argument
+    draws from the pack's own strategies (the kit's deterministic drawer)."""
     rng = random.Random(seed)
-    kinds = [k for k in PACK.steps.values() if all(s is not None for s in k.specs.values())]
+    draws = draw_args(PACK.steps, examples=8)
+    kinds = sorted(PACK.steps)
     for _ in range(count):
-        steps = []
-        for _ in range(length):
-            kind = rng.choice(kinds)
-            args = {}
-            for name, spec in sorted(kind.specs.items()):
-                assert spec is not None
-                if spec.choices is not None:
-                    args[name] = rng.choice(spec.choices)
-                elif spec.type is bool:
-                    args[name] = rng.random() < 0.5
-                else:
-                    assert spec.low is not None and spec.high is not None
-                    high = min(spec.high, 20_000) if name == kind.time_arg else spec.high
-                    args[name] = rng.randint(spec.low, high)
-            steps.append(Step(kind.name, args))
-        yield steps
+        yield [Step(kind, dict(rng.choice(draws)[kind]))
+               for kind in (rng.choice(kinds) for _ in range(length))]
 
 
 def test_every_record_reading_monitor_declares_what_it_reads() -> None:
